@@ -1,0 +1,115 @@
+# netstick — plain Makefile.  See README.md and docs/testing.md.
+#
+#   make              build build/netstickd
+#   make check        unit tests, then the VM end-to-end suite
+#   make check-unit   unit tests only (fast, no VM)
+#   make check-asan   unit tests under ASan+UBSan
+#   make check-valgrind  unit tests under valgrind
+#   make fuzz         build and run the libFuzzer targets for FUZZ_SECONDS
+#   make demo         boot a VM and show a host using the gadget
+#   make bench        netstickd vs the kernel gadget, side by side
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla -Wframe-larger-than=16384
+ifneq ($(CI),)
+WARN    += -Werror
+endif
+ifneq ($(WERROR),)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
+           -Idaemon -Ibackends -DNETSTICK_VERSION='"$(VERSION)"' \
+           $(shell pkg-config --cflags yaml-0.1)
+LDLIBS  += $(shell pkg-config --libs yaml-0.1) -laio -pthread
+
+# Everything but main.c goes into a library the tests link against.
+DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+BACKEND_SRC := $(wildcard backends/*.c)
+LIB_SRC     := $(DAEMON_SRC) $(BACKEND_SRC)
+LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+HDRS        := $(wildcard daemon/*.h backends/*.h tests/unit/*.h)
+
+UNIT_SRC    := $(wildcard tests/unit/test-*.c)
+UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_HELP   := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
+UNIT_HOBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_HELP))
+
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all check check-unit check-vm check-asan check-valgrind fuzz demo \
+        bench clean install
+
+all: $(BUILD)/netstickd
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libnetstick.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/netstickd: $(BUILD)/obj/daemon/main.o $(BUILD)/libnetstick.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(BUILD)/libnetstick.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(BUILD)/libnetstick.a \
+		$(LDFLAGS) $(LDLIBS)
+
+check-unit: $(UNIT_BIN)
+	@tests/unit/run-unit.sh $(UNIT_BIN)
+
+check-vm: $(BUILD)/netstickd
+	tests/vm/check.sh
+
+check: check-unit check-vm
+
+check-asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		LDFLAGS="-fsanitize=address,undefined" check-unit
+
+check-valgrind: $(UNIT_BIN)
+	@VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full" \
+		tests/unit/run-unit.sh $(UNIT_BIN)
+
+# libFuzzer targets (clang).  Each runs FUZZ_SECONDS on its seed corpus.
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends \
+			-DNETSTICK_VERSION='"$(VERSION)"' \
+			$$(pkg-config --cflags yaml-0.1) \
+			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+			-o build-fuzz/$$n $$f $(LIB_SRC) \
+			$$(pkg-config --libs yaml-0.1) -laio -pthread; \
+		mkdir -p build-fuzz/$$n.corpus; \
+		cp -n tests/fuzz/corpus/$$n/* build-fuzz/$$n.corpus/ 2>/dev/null || true; \
+		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build-fuzz/$$n.corpus; \
+	done
+
+demo: $(BUILD)/netstickd
+	tests/vm/demo.sh
+
+bench: $(BUILD)/netstickd
+	tests/vm/bench.sh
+
+install: $(BUILD)/netstickd
+	install -D -m 0755 $(BUILD)/netstickd $(DESTDIR)$(PREFIX)/sbin/netstickd
+	install -D -m 0644 config.yaml $(DESTDIR)/etc/netstick/config.yaml.example
+	install -D -m 0644 systemd/netstickd.service \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/netstickd.service
+
+clean:
+	rm -rf build build-asan build-fuzz

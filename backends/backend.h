@@ -1,0 +1,131 @@
+/* backend.h — the media backend interface.
+ *
+ * A backend turns a source (a path or a URI) into a block of bytes the LUN
+ * serves.  Each backend is one file in backends/ exporting one
+ * `struct backend_ops` and one line in backends/registry.c.
+ *
+ * Layering: a `struct backend` is an open instance.  Layers (the cache, a
+ * copy-on-write overlay) have the same ops and hold a `next` instance, so they
+ * stack over any backend (nbdkit filters).
+ *
+ * Checks are central: backend_pread()/backend_pwrite()/... in backend.c
+ * validate offset, length, alignment and abilities before calling ops, so a
+ * backend never re-checks.  Backends return meaning-level errors
+ * (enum backend_err); lun.c maps them to SCSI sense in one place.
+ *
+ * Concurrency: `thread_model` says how many requests the core may have in
+ * flight on one instance.  The core serialises calls for
+ * BACKEND_SERIALIZE_REQUESTS.
+ *
+ * ABI: `ops_size` is sizeof(struct backend_ops) the backend was built with;
+ * new fields are only ever added at the end, and the core treats fields past
+ * ops_size as NULL.
+ */
+#ifndef NS_BACKEND_H
+#define NS_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Meaning-level results.  0 is success; everything else is negative. */
+enum backend_err {
+	BE_OK = 0,
+	BE_EIO_READ = -1,    /* data could not be read: UNRECOVERED READ ERROR */
+	BE_EIO_WRITE = -2,   /* data could not be written: WRITE ERROR */
+	BE_ENOMEDIUM = -3,   /* the medium is gone for good */
+	BE_ECHANGED = -4,    /* the object changed under us: media change */
+	BE_ERETRY = -5,      /* connection lost, reconnecting: try again */
+	BE_EROFS = -6,       /* write to read-only media */
+	BE_ENOSPC = -7,      /* backing store full */
+	BE_ENOMEM = -8,      /* out of memory or another local resource */
+	BE_EINVAL = -9,      /* bad request (range, alignment): a core bug */
+	BE_EUNSUPP = -10,    /* operation not supported by this backend */
+	BE_EOPEN = -11,      /* open failed: message in the error buffer */
+};
+
+const char *backend_strerror(int err);
+
+/* Flags for pwrite/flush/trim. */
+#define BACKEND_FUA 1u       /* data durable before the call returns */
+
+enum backend_thread_model {
+	BACKEND_SERIALIZE_REQUESTS = 0, /* one request at a time */
+	BACKEND_PARALLEL = 1,           /* any number of concurrent calls */
+};
+
+/* Options given at open time (from config or the admin API). */
+struct backend_open_opts {
+	bool readonly;        /* open read-only even if writable */
+	uint32_t block_size;  /* the LUN's logical block size */
+};
+
+struct backend;
+
+struct backend_ops {
+	size_t ops_size;      /* sizeof(struct backend_ops) at build time */
+	const char *name;     /* "file", "nbd", "http", ... */
+	/* URI schemes handled, NULL-terminated.  The empty string "" means
+	 * "a plain path with no scheme". */
+	const char *const *schemes;
+	enum backend_thread_model thread_model;
+
+	/* Open `source`.  On success store the private handle in *handle and
+	 * return 0; on failure return BE_EOPEN (or another error) and write a
+	 * human message into err (never including secrets). */
+	int (*open)(const char *source, const struct backend_open_opts *opts,
+		    void **handle, char *err, size_t errlen);
+	void (*close)(void *handle);
+
+	/* Size in bytes; < 0 is an enum backend_err. */
+	int64_t (*get_size)(void *handle);
+
+	/* Abilities: return 1 (yes), 0 (no).  NULL means no. */
+	int (*can_write)(void *handle);
+	int (*can_flush)(void *handle);
+	int (*can_fua)(void *handle);
+	int (*can_trim)(void *handle);
+	int (*can_multi_conn)(void *handle);
+
+	/* Data.  Exactly count bytes or an error: never a short result. */
+	int (*pread)(void *handle, void *buf, uint32_t count, uint64_t offset);
+	int (*pwrite)(void *handle, const void *buf, uint32_t count,
+		      uint64_t offset, uint32_t flags);
+	int (*flush)(void *handle, uint32_t flags);
+	int (*trim)(void *handle, uint32_t count, uint64_t offset,
+		    uint32_t flags);
+};
+
+/* An open instance: owned by whoever called backend_open(). */
+struct backend {
+	const struct backend_ops *ops;
+	void *handle;
+	struct backend *next;     /* the layer below, for stacked layers */
+	uint64_t size;            /* bytes, fixed at open */
+	bool readonly;            /* opened read-only or !can_write */
+	bool can_flush, can_fua, can_trim;
+};
+
+/* Registry (registry.c): find the ops for a source by its URI scheme. */
+const struct backend_ops *backend_lookup(const char *source);
+
+/* Open source through the registry.  Returns NULL and a message in err on
+ * failure.  The message never contains credentials. */
+struct backend *backend_open(const char *source,
+			     const struct backend_open_opts *opts,
+			     char *err, size_t errlen);
+void backend_close(struct backend *be);
+
+/* Checked data calls: offset+count must lie inside the size; count > 0. */
+int backend_pread(struct backend *be, void *buf, uint32_t count,
+		  uint64_t offset);
+int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
+		   uint64_t offset, uint32_t flags);
+int backend_flush(struct backend *be);
+int backend_trim(struct backend *be, uint32_t count, uint64_t offset);
+
+/* The registered backends, one line each in registry.c. */
+extern const struct backend_ops backend_file_ops;
+extern const struct backend_ops backend_example_ops;
+
+#endif

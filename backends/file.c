@@ -1,0 +1,224 @@
+/* file.c — local file or block device backend.
+ *
+ * Sources: a plain path ("/var/lib/netstick/disk.img") or "file:///path".
+ * Writable unless the open options or the file's permissions say read-only.
+ * Durability: flush is fdatasync(); FUA writes use pwritev2(RWF_DSYNC).
+ * Trim punches holes in regular files and issues BLKDISCARD on devices.
+ * The image is flock()ed (shared when read-only, exclusive when writable) so
+ * two LUNs or two daemons never write the same image.
+ */
+#include "backend.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+struct file_media {
+	int fd;
+	bool is_blockdev;
+	bool writable;
+	int64_t size;
+};
+
+static const char *file_path(const char *source)
+{
+	if (strncmp(source, "file://", 7) == 0)
+		return source + 7;
+	return source;
+}
+
+static int file_size(struct file_media *fh, const struct stat *st)
+{
+	uint64_t sz;
+
+	if (!fh->is_blockdev) {
+		fh->size = st->st_size;
+		return 0;
+	}
+	if (ioctl(fh->fd, BLKGETSIZE64, &sz) < 0)
+		return -1;
+	fh->size = (int64_t)sz;
+	return 0;
+}
+
+static int file_open(const char *source, const struct backend_open_opts *opts,
+		     void **handle, char *err, size_t errlen)
+{
+	const char *path = file_path(source);
+	struct file_media *fh;
+	struct stat st;
+
+	if (path[0] != '/') {
+		snprintf(err, errlen, "%s: not an absolute path", path);
+		return BE_EOPEN;
+	}
+	fh = calloc(1, sizeof *fh);
+	if (!fh)
+		return BE_ENOMEM;
+	fh->writable = !opts->readonly;
+	fh->fd = open(path, (fh->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fh->fd < 0 && fh->writable && (errno == EACCES || errno == EROFS)) {
+		fh->writable = false;   /* fall back to read-only media */
+		fh->fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fh->fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(fh);
+		return BE_EOPEN;
+	}
+	if (fstat(fh->fd, &st) < 0 ||
+	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
+		snprintf(err, errlen, "%s: not a regular file or block device",
+			 path);
+		goto fail;
+	}
+	fh->is_blockdev = S_ISBLK(st.st_mode);
+	if (file_size(fh, &st) < 0) {
+		snprintf(err, errlen, "%s: size: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (flock(fh->fd, (fh->writable ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s: in use by another LUN or process",
+			 path);
+		goto fail;
+	}
+	*handle = fh;
+	return 0;
+fail:
+	close(fh->fd);
+	free(fh);
+	return BE_EOPEN;
+}
+
+static void file_close(void *handle)
+{
+	struct file_media *fh = handle;
+
+	close(fh->fd);
+	free(fh);
+}
+
+static int64_t file_get_size(void *handle)
+{
+	return ((struct file_media *)handle)->size;
+}
+
+static int file_can_write(void *handle)
+{
+	return ((struct file_media *)handle)->writable;
+}
+
+static int file_can_yes(void *handle)
+{
+	(void)handle;
+	return 1;
+}
+
+static int file_pread(void *handle, void *buf, uint32_t count, uint64_t off)
+{
+	struct file_media *fh = handle;
+	char *p = buf;
+
+	while (count > 0) {
+		ssize_t r = pread(fh->fd, p, count, (off_t)off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			/* r == 0: the file shrank under us; never hand out
+			 * garbage for the missing part. */
+			log_warn("file: read %u bytes at %llu%s", count,
+				 (unsigned long long)off,
+				 r == 0 ? " hit end of file" : "");
+			return BE_EIO_READ;
+		}
+		p += r;
+		count -= (uint32_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int file_pwrite(void *handle, const void *buf, uint32_t count,
+		       uint64_t off, uint32_t flags)
+{
+	struct file_media *fh = handle;
+	const char *p = buf;
+	int rwf = (flags & BACKEND_FUA) ? RWF_DSYNC : 0;
+
+	while (count > 0) {
+		struct iovec iov = { .iov_base = (void *)p, .iov_len = count };
+		ssize_t r = pwritev2(fh->fd, &iov, 1, (off_t)off, rwf);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			log_warn("file: write %u bytes at %llu", count,
+				 (unsigned long long)off);
+			return errno == ENOSPC ? BE_ENOSPC : BE_EIO_WRITE;
+		}
+		p += r;
+		count -= (uint32_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int file_flush(void *handle, uint32_t flags)
+{
+	struct file_media *fh = handle;
+
+	(void)flags;
+	if (fdatasync(fh->fd) < 0) {
+		log_warn("file: fdatasync");
+		return BE_EIO_WRITE;
+	}
+	return 0;
+}
+
+static int file_trim(void *handle, uint32_t count, uint64_t off,
+		     uint32_t flags)
+{
+	struct file_media *fh = handle;
+	uint64_t range[2] = { off, count };
+	int r;
+
+	(void)flags;
+	if (fh->is_blockdev)
+		r = ioctl(fh->fd, BLKDISCARD, range);
+	else
+		r = fallocate(fh->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)off, (off_t)count);
+	/* Trim is advisory: a filesystem without hole punching is not an
+	 * error the host needs to see. */
+	if (r < 0 && errno != EOPNOTSUPP)
+		return BE_EIO_WRITE;
+	return 0;
+}
+
+static const char *const file_schemes[] = { "", "file", NULL };
+
+const struct backend_ops backend_file_ops = {
+	.ops_size = sizeof(struct backend_ops),
+	.name = "file",
+	.schemes = file_schemes,
+	.thread_model = BACKEND_PARALLEL,
+	.open = file_open,
+	.close = file_close,
+	.get_size = file_get_size,
+	.can_write = file_can_write,
+	.can_flush = file_can_yes,
+	.can_fua = file_can_yes,
+	.can_trim = file_can_yes,
+	.pread = file_pread,
+	.pwrite = file_pwrite,
+	.flush = file_flush,
+	.trim = file_trim,
+};

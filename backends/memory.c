@@ -1,0 +1,112 @@
+/* memory.c — the example backend: a RAM disk, "memory:SIZE".
+ *
+ * Kept deliberately tiny as the template for new backends: copy this file,
+ * fill in the ops, add one line to registry.c.  Also used by unit tests and
+ * fuzzers, which need media with no file system behind it.
+ *
+ * SIZE is bytes with an optional K, M or G suffix (powers of 1024), at most
+ * 1 GiB.  Contents start zeroed and vanish on close.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MEMORY_MAX_SIZE (1ull << 30)
+
+struct memory_handle {
+	unsigned char *data;
+	uint64_t size;
+};
+
+/* Parses "64M" style sizes; returns 0 on error. */
+static uint64_t memory_parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || v == 0)
+		return 0;
+	switch (*end) {
+	case 'K': v <<= 10; end++; break;
+	case 'M': v <<= 20; end++; break;
+	case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end != '\0' || v > MEMORY_MAX_SIZE)
+		return 0;
+	return v;
+}
+
+static int memory_open(const char *source, const struct backend_open_opts *o,
+		       void **handle, char *err, size_t errlen)
+{
+	struct memory_handle *mh;
+	uint64_t size = memory_parse_size(source + strlen("memory:"));
+
+	(void)o;
+	if (size == 0) {
+		snprintf(err, errlen, "memory: size must be 1..1G (e.g. memory:64M)");
+		return BE_EOPEN;
+	}
+	mh = calloc(1, sizeof *mh);
+	if (!mh || !(mh->data = calloc(1, size))) {
+		free(mh);
+		return BE_ENOMEM;
+	}
+	mh->size = size;
+	*handle = mh;
+	return 0;
+}
+
+static void memory_close(void *handle)
+{
+	struct memory_handle *mh = handle;
+
+	free(mh->data);
+	free(mh);
+}
+
+static int64_t memory_get_size(void *handle)
+{
+	return (int64_t)((struct memory_handle *)handle)->size;
+}
+
+static int memory_can_write(void *handle)
+{
+	(void)handle;
+	return 1;
+}
+
+static int memory_pread(void *handle, void *buf, uint32_t count, uint64_t off)
+{
+	memcpy(buf, ((struct memory_handle *)handle)->data + off, count);
+	return 0;
+}
+
+static int memory_pwrite(void *handle, const void *buf, uint32_t count,
+			 uint64_t off, uint32_t flags)
+{
+	(void)flags;  /* RAM has nothing to make durable */
+	memcpy(((struct memory_handle *)handle)->data + off, buf, count);
+	return 0;
+}
+
+static const char *const memory_schemes[] = { "memory", NULL };
+
+const struct backend_ops backend_example_ops = {
+	.ops_size = sizeof(struct backend_ops),
+	.name = "memory",
+	.schemes = memory_schemes,
+	.thread_model = BACKEND_PARALLEL,
+	.open = memory_open,
+	.close = memory_close,
+	.get_size = memory_get_size,
+	.can_write = memory_can_write,
+	.pread = memory_pread,
+	.pwrite = memory_pwrite,
+};

@@ -1,0 +1,93 @@
+/* scsi.h — the SCSI command set of a disk LUN (SPC-4 / SBC-3 subset that
+ * USB hosts use; see ../shared/HOSTS.md).
+ *
+ * The transport (BOT) hands a CDB to scsi_cmd_prepare(), which decides the
+ * data direction and length the device intends (Di/Do in BOT terms), fills
+ * small responses into cmd->buf, and checks everything it can before any
+ * data moves (media state, unit attentions, LBA range, write protect).
+ * Media data is then pulled/pushed in chunks by scsi_data_in() and
+ * scsi_data_out(); scsi_cmd_complete() ends the command and stores the
+ * sense for REQUEST SENSE.
+ *
+ * All functions run on the USB thread.  None blocks except on the backend.
+ */
+#ifndef NS_SCSI_H
+#define NS_SCSI_H
+
+#include "lun.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum scsi_dir { SCSI_DIR_NONE = 0, SCSI_DIR_IN, SCSI_DIR_OUT };
+
+#define SCSI_STATUS_GOOD            0x00
+#define SCSI_STATUS_CHECK_CONDITION 0x02
+
+/* How a command's data moves. */
+enum scsi_data {
+	SCSI_DATA_NONE = 0,
+	SCSI_DATA_BUF,     /* small response or parameter list in cmd->buf */
+	SCSI_DATA_READ,    /* media → host, via scsi_data_in() */
+	SCSI_DATA_WRITE,   /* host → media, via scsi_data_out() */
+	SCSI_DATA_COMPARE, /* host → compared with media (VERIFY BYTCHK=1) */
+};
+
+#define SCSI_BUF_SIZE 4096
+
+struct scsi_target {
+	struct lun *luns;
+	unsigned nluns;
+};
+
+struct scsi_cmd {
+	/* Set by the caller. */
+	uint8_t cdb[16];
+	uint8_t cdb_len;
+
+	/* Set by scsi_cmd_prepare(). */
+	enum scsi_dir dir;
+	enum scsi_data data;
+	uint64_t length;        /* bytes the device intends to move */
+	uint8_t status;         /* SCSI_STATUS_* */
+	uint32_t sense;         /* when CHECK CONDITION */
+	bool info_valid;
+	uint32_t info;          /* failing LBA, for the sense INFORMATION */
+
+	/* Media transfers. */
+	uint64_t offset;        /* byte offset of the first block */
+	uint32_t media_gen;
+	bool fua;
+
+	uint8_t buf[SCSI_BUF_SIZE];
+};
+
+/* Decide and (for non-data or small-data commands) execute the command. */
+void scsi_cmd_prepare(const struct scsi_target *t, struct lun *l,
+		      struct scsi_cmd *c);
+
+/* Copy `len` bytes of the response at byte `off` into buf (media reads go
+ * to the backend).  Returns 0, or -1 after setting CHECK CONDITION. */
+int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
+		 uint32_t len);
+
+/* Consume `len` bytes of host data at byte `off`.  Returns 0, or -1 after
+ * setting CHECK CONDITION (later calls for the same command are ignored). */
+int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		  const void *buf, uint32_t len);
+
+/* End the command: `moved` bytes of data actually moved.  Processes
+ * parameter lists (MODE SELECT) and records the sense for REQUEST SENSE.
+ * Returns the final SCSI status. */
+uint8_t scsi_cmd_complete(struct lun *l, struct scsi_cmd *c, uint64_t moved);
+
+/* Internal to scsi*.c: helpers shared by the command files. */
+void scsi_fail(struct scsi_cmd *c, uint32_t sense);
+void scsi_reply(struct scsi_cmd *c, uint32_t len, uint32_t alloc_len);
+void scsi_inquiry(const struct scsi_target *t, struct lun *l,
+		  struct scsi_cmd *c);
+void scsi_mode_sense(struct lun *l, struct scsi_cmd *c);
+void scsi_mode_select(struct lun *l, struct scsi_cmd *c);
+void scsi_mode_select_data(struct lun *l, struct scsi_cmd *c, uint32_t len);
+
+#endif

@@ -1,0 +1,34 @@
+/* transport.h — what the Bulk-Only Transport needs from the USB side.
+ *
+ * Two implementations: usbio.c (FunctionFS endpoint files driven with Linux
+ * AIO, several transfers queued per endpoint) and the in-process fake host
+ * of the unit tests (tests/unit/fakehost.c).
+ *
+ * Contract:
+ *  - submit() queues one transfer and returns at once (0 or -errno).  Its
+ *    completion is reported later by calling bot_complete() with the same
+ *    tag and the byte count or -errno.  Transfers on one endpoint move on
+ *    the wire in submission order; their completions may be reported in
+ *    any order.
+ *  - The buffer of an OUT (host→device) transfer belongs to the transport
+ *    until its completion is reported; the buffer of an IN transfer may be
+ *    reused as soon as submit() returns (the data has been copied).
+ *  - halt() stalls an endpoint with nothing queued on it.
+ *  - cancel() asks for every transfer queued on ep to end; each still
+ *    completes (with an error) through bot_complete().
+ */
+#ifndef NS_TRANSPORT_H
+#define NS_TRANSPORT_H
+
+#include <stdint.h>
+
+enum xport_ep { XPORT_EP_IN = 0, XPORT_EP_OUT = 1 };
+
+struct xport_ops {
+	int (*submit)(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
+		      uint64_t tag);
+	int (*halt)(void *ctx, enum xport_ep ep);
+	void (*cancel)(void *ctx, enum xport_ep ep);
+};
+
+#endif
