@@ -1,0 +1,710 @@
+#!/bin/bash
+# conformance.sh — the USB mass-storage conformance battery.
+#
+# On the host:   tests/vm/conformance.sh [--speed high|super|both] [--kvm]
+#   boots the VM once per speed (run-vm.sh) and runs itself inside.
+# In the guest:  runs every check against the kernel's f_mass_storage (the
+#   reference peer) and then against build/netstickd, on the same tmpfs
+#   images, and prints a side-by-side table:
+#       test-read-last-lba                       netstickd=PASS  kernel=PASS
+#   The closing line counts only the netstickd column.
+#
+# NETSTICK_CHECKS=REGEX runs only the checks whose names match (the
+# enumeration and stop checks of each group always run).
+# Logs of every check: $RESULTS/logs/SIDE/NAME.log (host: --results DIR,
+# default build/vm-results/conformance).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SIDES=(kernel netstickd)
+IMG_MIB=64
+IMG2_MIB=16
+
+# ================================================================ host side
+
+host_main() {
+	local speeds=(high super) kvm=() results rc=0 s t0 dir
+	results=$(cd "$HERE/../.." && pwd)/build/vm-results/conformance
+	while (($#)); do
+		case $1 in
+		--speed)
+			case ${2:?} in
+			both) speeds=(high super) ;;
+			high | super) speeds=("$2") ;;
+			*) echo "--speed high|super|both" >&2; exit 2 ;;
+			esac
+			shift ;;
+		--kvm) kvm=(--kvm) ;;
+		--results) results=${2:?}; shift ;;
+		*) echo "usage: $0 [--speed high|super|both] [--kvm] [--results DIR]" >&2; exit 2 ;;
+		esac
+		shift
+	done
+	for s in "${speeds[@]}"; do
+		dir=$results/$s
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		echo "=== conformance at $s speed (VM boot; results in $dir)"
+		t0=$SECONDS
+		local speed_opt=()
+		[[ $s == super ]] && speed_opt=(--super-speed)
+		"$HERE/run-vm.sh" "${kvm[@]}" "${speed_opt[@]}" --timeout 900 \
+			--results "$dir" "$HERE/conformance.sh" || rc=$?
+		echo "=== $s speed: $((SECONDS - t0)) s, VM exit status $rc"
+		if ((rc != 0 && rc != 1)); then
+			echo "VM run failed at $s speed" >&2
+			echo "0 passed, 1 failed"
+			exit 1
+		fi
+		rc=0
+	done
+	host_summary "$results" "${speeds[@]}"
+}
+
+# Counts of the netstickd column over every speed; exit 1 on any failure.
+host_summary() {
+	local results=$1 p f s
+	shift
+	read -r p f s < <(for s in "$@"; do cat "$results/$s/results.tsv"; done |
+		awk -F'\t' '$1 == "netstickd" { n[$3]++ }
+			END { printf "%d %d %d\n", n["PASS"], n["FAIL"], n["SKIP"] }')
+	echo "netstickd over speeds ${*}:"
+	if ((s)); then
+		echo "$p passed, $f failed, $s skipped"
+	else
+		echo "$p passed, $f failed"
+	fi
+	((f == 0))
+}
+
+if [[ -z ${NETSTICK_VM:-} ]]; then
+	host_main "$@"
+	exit
+fi
+
+# ================================================================ guest side
+
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+SPEED=${NETSTICK_VM_SPEED:-high}
+CHECK_TIMEOUT=90
+GROUP_BROKEN=	# why every check of the current group fails
+SKIP_ALL=	# why every check of the current side is skipped
+
+# check, but aware of a side being skipped or a group without a device.
+t() {
+	local name=$1
+	selected "$name" || return 0
+	if [[ -n $SKIP_ALL ]]; then
+		record "$name" SKIP "$SKIP_ALL" >/dev/null
+	elif [[ -n $GROUP_BROKEN ]]; then
+		record "$name" FAIL "$GROUP_BROKEN"
+	else
+		check "$@"
+	fi
+}
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# ---------------------------------------------------------------- helpers
+
+be32() { printf '%02x %02x %02x %02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)); }
+be64() { echo "$(be32 $(($1 >> 32))) $(be32 $(($1 & 0xffffffff)))"; }
+
+# expect_sense KEY ASC CMD...: CMD must fail with that sense (sg3_utils text).
+expect_sense() {
+	local key=$1 asc=$2 out rc=0
+	shift 2
+	out=$("$@" 2>&1) || rc=$?
+	echo "$ $*"
+	echo "$out"
+	((rc != 0)) || fail "command succeeded; expected $key / $asc"
+	grep -qi "Sense key: $key" <<<"$out" || fail "expected sense key '$key'"
+	grep -qi "Additional sense: $asc" <<<"$out" || fail "expected additional sense '$asc'"
+}
+
+# TEST UNIT READY through sg_raw, retried past unit attentions: prints the
+# final output; status 0 when ready.
+tur() {
+	local i out
+	for ((i = 0; i < 5; i++)); do
+		out=$(sg_raw "$SG" 00 00 00 00 00 00 2>&1) && return 0
+		grep -q "Unit Attention" <<<"$out" || break
+	done
+	echo "$out"
+	return 1
+}
+
+read_block_sg() {	# read_block_sg LBA OUT (READ(10), one block)
+	sg_raw -r 512 -o "$2" "$SG" 28 00 $(be32 "$1") 00 00 01 00
+}
+
+write_block_sg() {	# write_block_sg LBA IN (WRITE(10), one block)
+	sg_raw -s 512 -i "$2" "$SG" 2a 00 $(be32 "$1") 00 00 01 00
+}
+
+same_block() {	# same_block FILE LBA: FILE equals block LBA of the backing image
+	local a b
+	a=$(sha <"$1")
+	b=$(sha_range "$IMG" $(($2 * 512)) 512)
+	echo "device $a image $b"
+	[[ $a == "$b" ]] || fail "block $2 differs from the backing file"
+}
+
+# ---------------------------------------------------------------- groups
+
+# start_group NAME LUNSPEC...: start the gadget, record NAME (enumeration)
+# and set DEV, SG, IMG; on failure set GROUP_BROKEN.
+start_group() {
+	local name=$1
+	shift
+	GROUP_BROKEN=
+	[[ -n $SKIP_ALL ]] && { record "$name" SKIP "$SKIP_ALL" >/dev/null; return 0; }
+	if start_gadget "$@"; then
+		record "$name" PASS
+		return 0
+	fi
+	GROUP_BROKEN="no device: $START_WHY"
+	record "$name" FAIL "$START_WHY"
+	dmesg | tail -n 20 | sed 's/^/    | /'
+	if [[ $CHECK_SIDE == netstickd && -n $NETSTICKD_LOG ]]; then
+		tail -n 20 "$NETSTICKD_LOG" | sed 's/^/    netstickd| /'
+	fi
+	return 0
+}
+
+# Start the gadget and wait for LUN 0's disk with its medium; on failure
+# START_WHY says why.  Not in a subshell: it sets NETSTICKD_PID and DEV.
+start_gadget() {
+	local sd
+	START_WHY=
+	if ! gadget_start "$CHECK_SIDE" "$@" >>"$LOG_DIR/gadget-$CHECK_SIDE.log" 2>&1; then
+		START_WHY="gadget_start failed (see logs/gadget-$CHECK_SIDE.log)"
+		return 1
+	fi
+	if ! sd=$(disk_wait 0 30); then
+		if [[ $CHECK_SIDE == netstickd ]] && ! netstickd_alive; then
+			START_WHY="netstickd exited"
+		else
+			START_WHY="no sd device with vendor $GADGET_VENDOR after 30 s"
+		fi
+		return 1
+	fi
+	if ! disk_wait_size "$sd" 20; then
+		START_WHY="$sd has no medium (size 0)"
+		return 1
+	fi
+	set_disk "$sd"
+}
+
+# Fresh gadget in the middle of a group (after a check that may leave the
+# medium out), without recording anything unless it fails.
+restart_group() {
+	[[ -n $SKIP_ALL || -n $GROUP_BROKEN ]] && return 0
+	gadget_stop "$CHECK_SIDE" >/dev/null 2>&1 || true
+	gadget_force_cleanup
+	disk_wait_gone 10 || true
+	start_gadget "$@" || GROUP_BROKEN="restart failed: $START_WHY"
+}
+
+set_disk() {
+	DISK=$1
+	DEV=/dev/$1
+	SG=$(sg_of "$1")
+}
+
+# Re-find LUN 0 after a check that re-enumerated the device.
+refresh_disk() {
+	local sd
+	[[ -n $SKIP_ALL || -n $GROUP_BROKEN ]] && return 0
+	if sd=$(disk_wait 0 30); then
+		set_disk "$sd"
+	else
+		GROUP_BROKEN="device did not come back"
+	fi
+}
+
+stop_group() {
+	local name=$1
+	[[ -n $SKIP_ALL ]] && { record "$name" SKIP "$SKIP_ALL" >/dev/null; return 0; }
+	if check_stop; then
+		record "$name" PASS
+	else
+		record "$name" FAIL "$STOP_WHY"
+		gadget_force_cleanup
+	fi
+	disk_wait_gone 10 || true
+	GROUP_BROKEN=
+}
+
+# Stop the gadget: the host's disk must go away and nothing may be left
+# behind (netstickd: exit status 0, no configfs gadget, no ffs mount).
+check_stop() {
+	local rc=0
+	STOP_WHY=
+	gadget_stop "$CHECK_SIDE" || rc=$?
+	if ((rc)); then
+		STOP_WHY="exit status $rc"
+	elif ! disk_wait_gone 10; then
+		STOP_WHY="host disk still present 10 s after stop"
+	elif gadget_leftovers; then
+		STOP_WHY="configfs gadget or functionfs mount left behind"
+	fi
+	[[ -z $STOP_WHY ]]
+}
+
+# ---------------------------------------------------------------- checks: identity
+
+t_usb_speed() {
+	local u want=480
+	[[ $SPEED == super ]] && want=5000
+	u=$(usbdev_of "$DISK")
+	echo "$u speed=$(cat "$u/speed")"
+	[[ $(cat "$u/speed") == "$want" ]] || fail "expected $want"
+}
+
+t_sysfs_vendor_model() {
+	local v m
+	v=$(trim <"/sys/block/$DISK/device/vendor")
+	m=$(trim <"/sys/block/$DISK/device/model")
+	echo "vendor='$v' model='$m'"
+	[[ $v == "$GADGET_VENDOR" && $m == "$GADGET_PRODUCT" ]] || fail "vendor/model"
+}
+
+t_inquiry_standard() {
+	local out
+	out=$(sg_inq "$SG")
+	echo "$out"
+	grep -q "PDT=0 " <<<"$out" || fail "not a direct-access device"
+	grep -q "RMB=1" <<<"$out" || fail "not removable"
+	grep -q "Vendor identification: $GADGET_VENDOR" <<<"$out" || fail "vendor"
+}
+
+t_inquiry_vpd_supported() {
+	local out
+	out=$(sg_inq -p 0x00 "$SG")
+	echo "$out"
+	grep -qi "0x80" <<<"$out" || fail "page 0x80 not listed"
+	grep -qi "0x83" <<<"$out" || fail "page 0x83 not listed"
+}
+
+t_inquiry_vpd_serial() {
+	local out
+	out=$(sg_inq -p 0x80 "$SG")
+	echo "$out"
+	grep -qi "Unit serial number: ..*" <<<"$out" || fail "no serial number"
+}
+
+t_inquiry_vpd_devid() {
+	local out
+	out=$(sg_inq -p 0x83 "$SG")
+	echo "$out"
+	grep -qi "designator" <<<"$out" || fail "no designator"
+}
+
+t_inquiry_bad_field() {	# EVPD=0 with a page code: 05/24/00
+	expect_sense "Illegal Request" "Invalid field in cdb" \
+		sg_raw -r 36 "$SG" 12 00 80 00 24 00
+}
+
+t_bad_opcode() {
+	expect_sense "Illegal Request" "Invalid command operation code" \
+		sg_raw "$SG" ff 00 00 00 00 00
+}
+
+t_read_capacity10() {
+	local out
+	out=$(sg_readcap "$SG")
+	echo "$out"
+	grep -q "Last LBA=$((BLOCKS - 1)) " <<<"$out" || fail "last LBA"
+	grep -q "Logical block length=512 bytes" <<<"$out" || fail "block length"
+}
+
+t_read_capacity16() {
+	local out
+	out=$(sg_readcap --16 "$SG")
+	echo "$out"
+	grep -q "Last LBA=$((BLOCKS - 1)) " <<<"$out" || fail "last LBA"
+	grep -q "Logical block length=512 bytes" <<<"$out" || fail "block length"
+}
+
+t_read_format_capacities() {
+	sg_raw -r 252 "$SG" 23 00 00 00 00 00 00 00 fc 00
+}
+
+t_test_unit_ready() { sg_turs -v "$SG"; }
+
+t_request_sense() {
+	local out
+	out=$(sg_requests "$SG" 2>&1)
+	echo "$out"
+	grep -q "Sense key: No Sense" <<<"$out" || fail "expected NO SENSE"
+}
+
+t_mode_sense6() {
+	local out
+	out=$(sg_modes -6 -p 0x3f "$SG")
+	echo "$out"
+	grep -q "WP=0" <<<"$out" || fail "WP bit set on a writable LUN"
+}
+
+t_mode_sense10() {
+	local out
+	out=$(sg_modes -p 0x3f "$SG")
+	echo "$out"
+	grep -q "WP=0" <<<"$out" || fail "WP bit set on a writable LUN"
+}
+
+# ---------------------------------------------------------------- checks: data
+
+t_read_lba() {	# t_read_lba LBA
+	local f=$NSVM_TMP/blk.$$
+	read_block_sg "$1" "$f"
+	same_block "$f" "$1"
+}
+
+t_read_past_end() {
+	expect_sense "Illegal Request" "Logical block address out of range" \
+		sg_raw -r 512 "$SG" 28 00 $(be32 "$BLOCKS") 00 00 01 00
+}
+
+t_read_cdb() {	# t_read_cdb 6|12|16: READ(n) of the last block (READ(6): block 1000)
+	local f=$NSVM_TMP/blk.$$ lba=$((BLOCKS - 1))
+	case $1 in
+	6) lba=1000; sg_raw -r 512 -o "$f" "$SG" 08 00 $(printf '%02x %02x' $((lba >> 8)) $((lba & 255))) 01 00 ;;
+	12) sg_raw -r 512 -o "$f" "$SG" a8 00 $(be32 $lba) 00 00 00 01 00 00 ;;
+	16) sg_raw -r 512 -o "$f" "$SG" 88 00 $(be64 $lba) 00 00 00 01 00 00 ;;
+	esac
+	same_block "$f" "$lba"
+}
+
+t_read_full_checksum() {
+	local a b
+	a=$(sha_range "$DEV" 0 $((BLOCKS * 512)))
+	b=$(sha <"$IMG")
+	echo "device $a image $b"
+	[[ $a == "$b" ]] || fail "device content differs from the backing file"
+}
+
+t_write_lba() {	# t_write_lba LBA: WRITE(10) through sg, then read back
+	local in=$NSVM_TMP/in.$$ out=$NSVM_TMP/out.$$
+	head -c 512 /dev/urandom >"$in"
+	write_block_sg "$1" "$in"
+	sg_sync "$SG"
+	same_block "$in" "$1"
+	read_block_sg "$1" "$out"
+	cmp "$in" "$out" || fail "read back differs"
+}
+
+t_write_past_end() {
+	local in=$NSVM_TMP/in.$$
+	head -c 512 /dev/urandom >"$in"
+	expect_sense "Illegal Request" "Logical block address out of range" \
+		sg_raw -s 512 -i "$in" "$SG" 2a 00 $(be32 "$BLOCKS") 00 00 01 00
+}
+
+t_write16() {
+	local in=$NSVM_TMP/in.$$ lba=$((BLOCKS - 2))
+	head -c 512 /dev/urandom >"$in"
+	sg_raw -s 512 -i "$in" "$SG" 8a 00 $(be64 $lba) 00 00 00 01 00 00
+	sg_sync "$SG"
+	same_block "$in" "$lba"
+}
+
+t_verify() { sg_verify -v --lba=0 --count=16 "$SG"; }
+t_sync_cache() { sg_sync -v "$SG"; }
+
+# 8 MiB of random data at 1 MiB, O_DIRECT both ways, checked three times:
+# read back through USB, and in the gadget's backing file.
+t_dd_direct_roundtrip() {
+	local data=$NSVM_TMP/rt.$$ a b c
+	head -c 8M /dev/urandom >"$data"
+	a=$(sha <"$data")
+	dd if="$data" of="$DEV" bs=1M seek=1 oflag=direct conv=fsync status=none
+	b=$(sha_range "$DEV" $((1 << 20)) $((8 << 20)))
+	sg_sync "$SG"
+	c=$(sha_range "$IMG" $((1 << 20)) $((8 << 20)))
+	echo "written $a read $b backing $c"
+	[[ $a == "$b" ]] || fail "read back differs"
+	[[ $a == "$c" ]] || fail "backing file differs"
+}
+
+t_vfat() {
+	local mnt=$NSVM_TMP/mnt.$$ sum
+	mkdir -p "$mnt"
+	mkfs.vfat -I "$DEV"
+	mount -t vfat "$DEV" "$mnt"
+	head -c 3M /dev/urandom >"$mnt/data.bin"
+	echo "hello netstick" >"$mnt/hello.txt"
+	mkdir "$mnt/dir" && cp "$mnt/hello.txt" "$mnt/dir/copy.txt"
+	sum=$(sha <"$mnt/data.bin")
+	umount "$mnt"
+	blockdev --flushbufs "$DEV"
+	fsck.vfat -n "$DEV"
+	mount -t vfat -o ro "$DEV" "$mnt"
+	[[ $(sha <"$mnt/data.bin") == "$sum" ]] || { umount "$mnt"; fail "file differs after remount"; }
+	umount "$mnt"
+}
+
+t_ext4() {
+	local mnt=$NSVM_TMP/mnt.$$ sum
+	mkdir -p "$mnt"
+	mkfs.ext4 -F -q "$DEV"
+	mount -t ext4 "$DEV" "$mnt"
+	head -c 4M /dev/urandom >"$mnt/data.bin"
+	sum=$(sha <"$mnt/data.bin")
+	sync
+	umount "$mnt"
+	blockdev --flushbufs "$DEV"
+	fsck.ext4 -fn "$DEV"
+	mount -t ext4 -o ro "$DEV" "$mnt"
+	[[ $(sha <"$mnt/data.bin") == "$sum" ]] || { umount "$mnt"; fail "file differs after remount"; }
+	umount "$mnt"
+}
+
+# ---------------------------------------------------------------- checks: medium
+
+t_prevent_allow() {
+	sg_prevent -v --prevent=1 "$SG"
+	sg_prevent -v --allow "$SG"
+}
+
+t_prevent_blocks_eject() {
+	sg_prevent --prevent=1 "$SG"
+	expect_sense "Illegal Request" "Medium removal prevented" \
+		sg_raw "$SG" 1b 00 00 00 02 00 || { sg_prevent --allow "$SG"; exit 1; }
+	sg_prevent --allow "$SG"
+	tur || fail "medium gone after a refused eject"
+}
+
+t_eject_start_stop() {
+	sg_prevent --allow "$SG"
+	sg_start -v --eject "$SG"
+	expect_sense "Not Ready" "Medium not present" sg_raw "$SG" 00 00 00 00 00 00
+}
+
+t_load_start_stop() {
+	sg_start -v --load "$SG" || true
+	tur || fail "not ready after LOAD"
+	t_read_lba 0
+}
+
+t_host_eject() {
+	requires eject
+	eject -v "$DEV"
+	expect_sense "Not Ready" "Medium not present" sg_raw "$SG" 00 00 00 00 00 00
+}
+
+# ---------------------------------------------------------------- checks: LUNs
+
+t_two_luns_present() {
+	disk_list
+	[[ -n $SD1 ]] || fail "LUN 1 did not appear"
+	[[ $(disk_list | wc -l) == 2 ]] || fail "expected 2 disks"
+}
+
+t_lun1_full_checksum() {
+	local a b
+	a=$(sha_range "/dev/$SD1" 0 $((IMG2_MIB << 20)))
+	b=$(sha <"$IMG2")
+	echo "lun1 $a image $b"
+	[[ $a == "$b" ]] || fail "LUN 1 content differs from its backing file"
+}
+
+t_lun0_is_lun0() {
+	[[ $(sha_range "$DEV" 0 1048576) == "$(sha_range "$IMG" 0 1048576)" ]] || fail "LUN 0 data"
+}
+
+t_ro_sysfs() {
+	echo "ro=$(cat "/sys/block/$SD1/ro")"
+	[[ $(cat "/sys/block/$SD1/ro") == 1 ]] || fail "host did not see the LUN as read-only"
+}
+
+t_ro_mode_sense_wp() {
+	local out
+	out=$(sg_modes -p 0x3f "$(sg_of "$SD1")")
+	echo "$out"
+	grep -q "WP=1" <<<"$out" || fail "WP bit not set"
+}
+
+t_ro_write_refused() {
+	local in=$NSVM_TMP/in.$$ before
+	head -c 512 /dev/urandom >"$in"
+	before=$(sha <"$IMG2")
+	expect_sense "Data Protect" "Write protected" \
+		sg_raw -s 512 -i "$in" "$(sg_of "$SD1")" 2a 00 00 00 00 10 00 00 01 00
+	[[ $(sha <"$IMG2") == "$before" ]] || fail "backing file of the read-only LUN changed"
+}
+
+# ---------------------------------------------------------------- checks: resets
+
+# Full read in the background; reset the link in the middle of it with
+# RESET_CMD; when the disk is back, the whole device must match the file.
+reset_during_io() {
+	local reset_cmd=$1 pid sd i
+	dd if="$DEV" of=/dev/null bs=1M iflag=direct status=none &
+	pid=$!
+	sleep 0.5
+	"$reset_cmd"
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && { kill_tree "$pid"; fail "reader hung 30 s after the reset"; }
+	wait "$pid" || echo "reader failed during the reset (expected)"
+	sd=$(disk_wait 0 30) || fail "disk did not come back"
+	disk_wait_size "$sd" 20 || fail "disk has no medium after the reset"
+	set_disk "$sd"
+	tur || true
+	t_read_full_checksum
+}
+
+reauthorize() {
+	local u
+	u=$(usbdev_of "$DISK")
+	echo 0 >"$u/authorized"
+	disk_wait_gone 20 || fail "disk still there after deauthorize"
+	echo 1 >"$u/authorized"
+}
+
+sg_reset_device() { sg_reset -v --device "$SG" || true; }
+
+t_reauthorize_during_io() { reset_during_io reauthorize; }
+t_sg_reset_during_io() { reset_during_io sg_reset_device; }
+
+t_write_after_reset() {
+	t_write_lba 4242
+}
+
+# ---------------------------------------------------------------- battery
+
+group_single() {
+	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
+	cp "$PRISTINE" "$IMG"
+	BLOCKS=$((IMG_MIB * 2048))
+	start_group test-enumerate "media=$IMG"
+	t test-usb-speed t_usb_speed
+	t test-sysfs-vendor-model t_sysfs_vendor_model
+	t test-inquiry-standard t_inquiry_standard
+	t test-inquiry-vpd-supported-pages t_inquiry_vpd_supported
+	t test-inquiry-vpd-unit-serial t_inquiry_vpd_serial
+	t test-inquiry-vpd-device-id t_inquiry_vpd_devid
+	t test-inquiry-invalid-field t_inquiry_bad_field
+	t test-invalid-opcode t_bad_opcode
+	t test-read-capacity-10 t_read_capacity10
+	t test-read-capacity-16 t_read_capacity16
+	t test-read-format-capacities t_read_format_capacities
+	t test-test-unit-ready t_test_unit_ready
+	t test-request-sense-no-sense t_request_sense
+	t test-mode-sense-6-all-pages t_mode_sense6
+	t test-mode-sense-10-all-pages t_mode_sense10
+	t test-read-full-checksum t_read_full_checksum
+	t test-read-lba-0 t_read_lba 0
+	t test-read-last-lba t_read_lba $((BLOCKS - 1))
+	t test-read-past-end t_read_past_end
+	t test-read-6 t_read_cdb 6
+	t test-read-12 t_read_cdb 12
+	t test-read-16 t_read_cdb 16
+	t test-write-lba-0 t_write_lba 0
+	t test-write-last-lba t_write_lba $((BLOCKS - 1))
+	t test-write-past-end t_write_past_end
+	t test-write-16 t_write16
+	t test-verify t_verify
+	t test-sync-cache t_sync_cache
+	t test-dd-direct-roundtrip t_dd_direct_roundtrip
+	t test-vfat-mkfs-mount-fsck t_vfat
+	t test-ext4-mkfs-mount-fsck t_ext4
+	t test-prevent-allow t_prevent_allow
+	t test-prevent-blocks-eject t_prevent_blocks_eject
+	t test-eject-start-stop t_eject_start_stop
+	t test-load-start-stop t_load_start_stop
+	restart_group "media=$IMG"
+	t test-host-eject t_host_eject
+	t test-load-after-host-eject t_load_start_stop
+	stop_group test-stop-clean
+}
+
+group_luns() {
+	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
+	IMG2=$NSVM_TMP/$CHECK_SIDE-b.img
+	cp "$PRISTINE" "$IMG"
+	cp "$PRISTINE2" "$IMG2"
+	BLOCKS=$((IMG_MIB * 2048))
+	SD1=
+	start_group test-enumerate-two-luns "media=$IMG" "media=$IMG2,ro=1"
+	[[ -z $GROUP_BROKEN && -z $SKIP_ALL ]] && SD1=$(disk_wait 1 10 || true)
+	t test-two-luns-present t_two_luns_present
+	[[ -z $SD1 && -z $SKIP_ALL && -z $GROUP_BROKEN ]] && GROUP_BROKEN="LUN 1 missing"
+	t test-lun0-data t_lun0_is_lun0
+	t test-lun1-data t_lun1_full_checksum
+	t test-readonly-lun-sysfs-ro t_ro_sysfs
+	t test-readonly-lun-mode-sense-wp t_ro_mode_sense_wp
+	t test-readonly-lun-write-refused t_ro_write_refused
+	t test-writable-lun-beside-readonly t_write_lba 77
+	stop_group test-stop-clean-two-luns
+}
+
+group_resets() {
+	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
+	cp "$PRISTINE" "$IMG"
+	BLOCKS=$((IMG_MIB * 2048))
+	start_group test-enumerate-for-resets "media=$IMG"
+	t test-usb-reauthorize-during-io t_reauthorize_during_io
+	refresh_disk
+	t test-write-after-reauthorize t_write_after_reset
+	t test-sg-reset-device-during-io t_sg_reset_during_io
+	refresh_disk
+	t test-write-after-sg-reset t_write_after_reset
+	stop_group test-stop-clean-after-resets
+}
+
+run_side() {
+	CHECK_SIDE=$1
+	SKIP_ALL=
+	if [[ $CHECK_SIDE == netstickd ]] && ! netstickd_available; then
+		SKIP_ALL="$NETSTICKD missing: run make first"
+		echo "# netstickd column skipped: $SKIP_ALL"
+	fi
+	log "side $CHECK_SIDE at $SPEED speed"
+	group_single
+	group_luns
+	group_resets
+}
+
+print_table() {
+	echo
+	echo "== conformance at $SPEED speed (netstickd vs the kernel's f_mass_storage)"
+	awk -F'\t' '
+		!($2 in seen) { seen[$2] = 1; order[++n] = $2 }
+		{ st[$1, $2] = $3 }
+		END {
+			for (i = 1; i <= n; i++) {
+				c = order[i]
+				ns = (("netstickd", c) in st) ? st["netstickd", c] : "-"
+				k = (("kernel", c) in st) ? st["kernel", c] : "-"
+				printf "%-40s netstickd=%-4s  kernel=%s\n", c, ns, k
+			}
+		}' "$RESULTS_TSV"
+	echo "kernel (reference, not counted): $(summary kernel)"
+}
+
+guest_main() {
+	: >"$RESULTS_TSV"
+	echo 0 >/sys/module/usb_storage/parameters/delay_use
+	PRISTINE=$NSVM_TMP/pristine-a.img
+	PRISTINE2=$NSVM_TMP/pristine-b.img
+	make_image "$PRISTINE" "$IMG_MIB"
+	make_image "$PRISTINE2" "$IMG2_MIB"
+	local side t0
+	for side in "${SIDES[@]}"; do
+		t0=$SECONDS
+		run_side "$side"
+		log "side $side took $((SECONDS - t0)) s"
+	done
+	dmesg >"$LOG_DIR/dmesg.txt"
+	print_table
+	echo "netstickd: $(summary netstickd)"
+	[[ $(count_side netstickd | cut -d' ' -f2) == 0 ]]
+}
+
+guest_main

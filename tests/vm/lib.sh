@@ -1,0 +1,387 @@
+# lib.sh — helpers for scripts that run inside the test VM (run-vm.sh).
+# Source it from a bash script that uses `set -euo pipefail`.
+#
+# Checks
+#   check NAME CMD...     run CMD (usually a shell function) in a subshell
+#                         with errexit, bounded by $CHECK_TIMEOUT seconds;
+#                         records PASS, FAIL, or SKIP (exit 77, see skip).
+#                         Output goes to $LOG_DIR/$CHECK_SIDE/NAME.log and its
+#                         tail is shown on failure.  Never fails itself.
+#   record NAME STATUS [WHY]   record a result computed by the caller
+#   skip WHY / requires CMD... / fail WHY   inside a check body
+#   summary               "N passed, N failed[, N skipped]" for $CHECK_SIDE
+# Results are appended to $RESULTS_TSV as "side<TAB>name<TAB>status<TAB>why".
+# NETSTICK_CHECKS=REGEX runs only the checks whose names match.
+#
+# Gadgets (one at a time; LUN specs are comma-separated key=value lists:
+# media=PATH,ro=0|1,removable=0|1,product=STR,block_size=512)
+#   gadget_start SIDE LUNSPEC...   SIDE is "kernel" (f_mass_storage via
+#                                  configfs) or "netstickd" (build/netstickd)
+#   gadget_stop SIDE
+# Host side (the same VM enumerates the gadget through dummy_hcd)
+#   disk_wait [LUN] [TIMEOUT]      print sdX once the disk is there
+#   disk_wait_gone [TIMEOUT]
+#   sg_of sdX / usbdev_of sdX      /dev/sgN, /sys/bus/usb/devices/N-M
+
+NSVM_TMP=${NSVM_TMP:-/run/nsvm}
+NSVM_RESULTS=${NETSTICK_VM_RESULTS:-$NSVM_TMP}
+LOG_DIR=${LOG_DIR:-$NSVM_RESULTS/logs}
+RESULTS_TSV=${RESULTS_TSV:-$NSVM_RESULTS/results.tsv}
+CHECK_SIDE=${CHECK_SIDE:-main}
+CHECK_TIMEOUT=${CHECK_TIMEOUT:-120}
+REPO=${REPO:-$(pwd)}
+NETSTICKD=${NETSTICKD:-$REPO/build/netstickd}
+
+GADGET_VENDOR=${GADGET_VENDOR:-netstick}
+GADGET_PRODUCT=${GADGET_PRODUCT:-Test Disk}
+GADGET_UDC=${GADGET_UDC:-dummy_udc.0}
+GADGET_NAME=nstest		# configfs gadget directory, both sides
+CONFIGFS=/sys/kernel/config/usb_gadget
+FFS_DIR=$NSVM_TMP/ffs
+NETSTICKD_PID=
+NETSTICKD_LOG=
+
+mkdir -p "$NSVM_TMP" "$LOG_DIR"
+
+log() { echo "# $*"; }
+
+# ---------------------------------------------------------------- checks
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; return 1; }
+requires() {
+	local c
+	for c; do
+		command -v "$c" >/dev/null || skip "$c is not installed"
+	done
+}
+
+# All process ids below $1 (children first-level, then theirs).
+descendants() {
+	local c
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+kill_tree() {
+	local p
+	for p in $(descendants "$1") "$1"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
+}
+
+# Wait for $1 at most $2 seconds; 124 on timeout (and the tree is killed).
+wait_bounded() {
+	local pid=$1 limit=$2 wd rc=0
+	(
+		sleep "$limit" &
+		trap 'kill $! 2>/dev/null; exit 0' TERM
+		wait $!
+		echo "TIMEOUT after ${limit}s" >&2
+		kill_tree "$pid"
+	) &
+	wd=$!
+	wait "$pid" || rc=$?
+	if kill -0 "$wd" 2>/dev/null; then
+		kill -TERM "$wd" 2>/dev/null || true
+		wait "$wd" 2>/dev/null || true
+	else
+		rc=124
+	fi
+	return "$rc"
+}
+
+selected() {
+	[[ -z ${NETSTICK_CHECKS:-} ]] || [[ $1 =~ $NETSTICK_CHECKS ]]
+}
+
+record() {
+	local name=$1 status=$2 why=${3:-}
+	printf '%s\t%s\t%s\t%s\n' "$CHECK_SIDE" "$name" "$status" "$why" >>"$RESULTS_TSV"
+	printf '%-4s [%s] %s%s\n' "$status" "$CHECK_SIDE" "$name" "${why:+ ($why)}"
+}
+
+check() {
+	local name=$1 logf rc=0 why=
+	shift
+	selected "$name" || return 0
+	mkdir -p "$LOG_DIR/$CHECK_SIDE"
+	logf=$LOG_DIR/$CHECK_SIDE/$name.log
+	("$@") >"$logf" 2>&1 </dev/null &
+	wait_bounded $! "$CHECK_TIMEOUT" 2>>"$logf" || rc=$?
+	case $rc in
+	0) record "$name" PASS ;;
+	77) record "$name" SKIP "$(sed -n 's/^SKIP: //p' "$logf" | tail -n 1)" ;;
+	*)
+		((rc == 124)) && why="timed out after ${CHECK_TIMEOUT}s"
+		record "$name" FAIL "$why"
+		tail -n 15 "$logf" | sed 's/^/    | /'
+		;;
+	esac
+	return 0
+}
+
+# Counts for one side from $RESULTS_TSV: "P F S".
+count_side() {
+	awk -F'\t' -v s="$1" '$1 == s { n[$3]++ }
+		END { printf "%d %d %d\n", n["PASS"], n["FAIL"], n["SKIP"] }' \
+		"$RESULTS_TSV" 2>/dev/null || echo "0 0 0"
+}
+
+summary() {
+	local p f s
+	read -r p f s < <(count_side "${1:-$CHECK_SIDE}")
+	if ((s)); then
+		echo "$p passed, $f failed, $s skipped"
+	else
+		echo "$p passed, $f failed"
+	fi
+}
+
+# ---------------------------------------------------------------- host side
+
+trim() { sed -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//'; }
+
+# Our disks: sdX whose INQUIRY vendor/model match, with their LUN number.
+disk_list() {
+	local d addr v m
+	for d in /sys/block/sd*; do
+		[[ -e $d/device/vendor ]] || continue
+		v=$(trim <"$d/device/vendor")
+		m=$(trim <"$d/device/model")
+		[[ $v == "$GADGET_VENDOR" ]] || continue
+		[[ -z ${DISK_MODEL:-} || $m == "$DISK_MODEL" ]] || continue
+		addr=$(basename "$(readlink -f "$d/device")")
+		echo "${d##*/} ${addr##*:}"
+	done
+}
+
+# disk_wait [LUN] [TIMEOUT]: print sdX of LUN (default 0) once it exists
+# with its /dev node; 1 after TIMEOUT seconds (default 30).
+disk_wait() {
+	local lun=${1:-0} limit=${2:-30} i sd
+	for ((i = 0; i < limit * 10; i++)); do
+		sd=$(disk_list | awk -v l="$lun" '$2 == l { print $1; exit }')
+		if [[ -n $sd && -b /dev/$sd && -n $(ls "/sys/block/$sd/device/scsi_generic" 2>/dev/null) ]]; then
+			echo "$sd"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+disk_wait_gone() {
+	local limit=${1:-30} i
+	for ((i = 0; i < limit * 10; i++)); do
+		[[ -z $(disk_list) ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# disk_wait_size sdX [TIMEOUT]: wait until the medium is visible (size > 0).
+disk_wait_size() {
+	local sd=$1 limit=${2:-30} i
+	for ((i = 0; i < limit * 10; i++)); do
+		(($(cat "/sys/block/$sd/size" 2>/dev/null || echo 0) > 0)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+sg_of() { echo "/dev/$(ls "/sys/block/$1/device/scsi_generic")"; }
+
+# The USB device (not the interface) the disk hangs off.
+usbdev_of() {
+	local p
+	p=$(readlink -f "/sys/block/$1/device")
+	while [[ $p == /sys/* && ! -e $p/idVendor ]]; do
+		p=${p%/*}
+	done
+	[[ -e $p/idVendor ]] && echo "$p"
+}
+
+# ---------------------------------------------------------------- gadgets
+
+# lun_get SPEC KEY DEFAULT
+lun_get() {
+	local kv
+	IFS=, read -ra kv <<<"$1"
+	for kv in "${kv[@]}"; do
+		if [[ ${kv%%=*} == "$2" ]]; then
+			echo "${kv#*=}"
+			return
+		fi
+	done
+	echo "$3"
+}
+
+gadget_start() {
+	local side=$1
+	shift
+	case $side in
+	kernel) kgadget_start "$@" ;;
+	netstickd) netstickd_start "$@" ;;
+	*) echo "unknown side $side" >&2; return 1 ;;
+	esac
+}
+
+gadget_stop() {
+	case $1 in
+	kernel) kgadget_stop ;;
+	netstickd) netstickd_stop ;;
+	esac
+}
+
+# The kernel's f_mass_storage, the reference peer.
+kgadget_start() {
+	local g=$CONFIGFS/$GADGET_NAME f i=0 spec l
+	mkdir "$g"
+	echo 0x1d6b >"$g/idVendor"
+	echo 0x0104 >"$g/idProduct"
+	mkdir "$g/strings/0x409"
+	echo "kernel-ref-0001" >"$g/strings/0x409/serialnumber"
+	echo "$GADGET_VENDOR" >"$g/strings/0x409/manufacturer"
+	echo "f_mass_storage reference" >"$g/strings/0x409/product"
+	mkdir -p "$g/configs/c.1/strings/0x409"
+	echo "mass storage" >"$g/configs/c.1/strings/0x409/configuration"
+	echo 100 >"$g/configs/c.1/MaxPower"
+	f=$g/functions/mass_storage.0
+	mkdir "$f"
+	for spec; do
+		l=$f/lun.$i
+		[[ -d $l ]] || mkdir "$l"
+		echo "$(lun_get "$spec" removable 1)" >"$l/removable"
+		echo "$(lun_get "$spec" ro 0)" >"$l/ro"
+		printf '%-8.8s%-16.16s%-4.4s' "$GADGET_VENDOR" \
+			"$(lun_get "$spec" product "$GADGET_PRODUCT")" "0.1" >"$l/inquiry_string"
+		echo "$(lun_get "$spec" media "")" >"$l/file"
+		i=$((i + 1))
+	done
+	ln -s "$f" "$g/configs/c.1/"
+	echo "$GADGET_UDC" >"$g/UDC"
+}
+
+kgadget_stop() {
+	local g=$CONFIGFS/$GADGET_NAME l
+	[[ -d $g ]] || return 0
+	echo "" >"$g/UDC" 2>/dev/null || true
+	rm -f "$g/configs/c.1/mass_storage.0"
+	rmdir "$g/configs/c.1/strings/0x409" "$g/configs/c.1" 2>/dev/null || true
+	for l in "$g"/functions/mass_storage.0/lun.[1-9]*; do
+		[[ -d $l ]] && rmdir "$l"
+	done
+	rmdir "$g/functions/mass_storage.0" 2>/dev/null || true
+	rmdir "$g/strings/0x409" "$g"
+}
+
+netstickd_available() { [[ -x $NETSTICKD ]]; }
+
+# netstickd_config LUNSPEC...: YAML in the format of the repo's config.yaml.
+netstickd_config() {
+	local spec
+	cat <<-EOF
+	log:
+	  level: ${NETSTICKD_LOG_LEVEL:-info}
+	gadget:
+	  name: $GADGET_NAME
+	  udc: $GADGET_UDC
+	  serial: "NSTEST0001"
+	  functionfs_dir: $FFS_DIR
+	luns:
+	EOF
+	for spec; do
+		cat <<-EOF
+		  - media: "$(lun_get "$spec" media "")"
+		    readonly: $( (($(lun_get "$spec" ro 0))) && echo true || echo false)
+		    removable: $( (($(lun_get "$spec" removable 1))) && echo true || echo false)
+		    block_size: $(lun_get "$spec" block_size 512)
+		    vendor: "$GADGET_VENDOR"
+		    product: "$(lun_get "$spec" product "$GADGET_PRODUCT")"
+		EOF
+	done
+}
+
+NETSTICKD_RUNS=0
+netstickd_start() {
+	local cfg=$NSVM_TMP/netstickd.yaml
+	netstickd_available || { echo "$NETSTICKD not built" >&2; return 1; }
+	netstickd_config "$@" >"$cfg"
+	mkdir -p "$FFS_DIR" "$LOG_DIR"
+	NETSTICKD_RUNS=$((NETSTICKD_RUNS + 1))
+	NETSTICKD_LOG=$LOG_DIR/netstickd-$CHECK_SIDE-$NETSTICKD_RUNS.log
+	cp "$cfg" "${NETSTICKD_LOG%.log}.yaml"
+	"$NETSTICKD" -c "$cfg" -f >"$NETSTICKD_LOG" 2>&1 &
+	NETSTICKD_PID=$!
+}
+
+netstickd_alive() { [[ -n $NETSTICKD_PID ]] && kill -0 "$NETSTICKD_PID" 2>/dev/null; }
+
+# SIGTERM, then wait up to 10 s; returns the daemon's exit status (137 when
+# it had to be killed).  Leftover configfs state is removed so the next
+# gadget can bind.
+netstickd_stop() {
+	local rc=0 i
+	if [[ -n $NETSTICKD_PID ]]; then
+		kill -TERM "$NETSTICKD_PID" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$NETSTICKD_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$NETSTICKD_PID" 2>/dev/null; then
+			echo "netstickd did not exit 10 s after SIGTERM: killed" >>"$NETSTICKD_LOG"
+			kill -KILL "$NETSTICKD_PID" 2>/dev/null || true
+		fi
+		wait "$NETSTICKD_PID" 2>/dev/null || rc=$?
+		NETSTICKD_PID=
+	fi
+	gadget_force_cleanup
+	return "$rc"
+}
+
+# Remove whatever a crashed daemon left behind (gadget dir, ffs mount).
+gadget_force_cleanup() {
+	local g=$CONFIGFS/$GADGET_NAME c f
+	if [[ -d $g ]]; then
+		echo "" >"$g/UDC" 2>/dev/null || true
+		for c in "$g"/configs/*/; do
+			[[ -d $c ]] || continue
+			find "$c" -maxdepth 1 -type l -delete
+			rmdir "$c"strings/* 2>/dev/null || true
+			rmdir "$c" 2>/dev/null || true
+		done
+		mountpoint -q "$FFS_DIR" && umount "$FFS_DIR" 2>/dev/null
+		for f in "$g"/functions/*; do
+			[[ -d $f ]] || continue
+			rmdir "$f"/lun.[1-9]* 2>/dev/null || true
+			rmdir "$f" 2>/dev/null || true
+		done
+		rmdir "$g"/strings/* "$g"/os_desc/* "$g" 2>/dev/null || true
+	fi
+	mountpoint -q "$FFS_DIR" 2>/dev/null && umount "$FFS_DIR" 2>/dev/null
+	return 0
+}
+
+gadget_leftovers() {
+	[[ -d $CONFIGFS/$GADGET_NAME ]] || mountpoint -q "$FFS_DIR" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- data
+
+# make_image PATH MIB: random data (tmpfs recommended).
+make_image() {
+	head -c "$(($2 * 1024 * 1024))" /dev/urandom >"$1"
+}
+
+sha() { sha256sum | cut -d' ' -f1; }
+
+# Bytes [off, off+len) of a file or device, hashed.  Devices are read
+# O_DIRECT so the host's page cache cannot answer for the gadget.
+sha_range() {
+	local f=$1 off=$2 len=$3 flag=skip_bytes,count_bytes
+	[[ -b $f ]] && flag+=,direct
+	dd if="$f" bs=1M iflag="$flag" skip="$off" count="$len" status=none | sha
+}
