@@ -215,15 +215,23 @@ static void bot_pump_in(struct bot *b)
 		void *buf = b->zero;
 		enum bot_tag kind = TAG_PAD;
 
+		uint32_t dlen = 0;
+
 		if (c->submitted < c->data_len) {
-			if (len > c->data_len - c->submitted)
-				len = (uint32_t)(c->data_len - c->submitted);
+			dlen = len;
+			if (dlen > c->data_len - c->submitted)
+				dlen = (uint32_t)(c->data_len - c->submitted);
 			if (scsi_data_in(c->lun, &c->scsi, c->submitted,
-					 b->pool, len) < 0) {
+					 b->pool, dlen) < 0) {
 				/* Never send garbage: pad what is left. */
 				c->data_len = c->submitted;
 				continue;
 			}
+			/* Padding shares the transfer: a short packet between
+			 * data and padding would end the host's transfer and
+			 * the padding would be taken for the CSW. */
+			if (dlen < len)
+				memset(b->pool + dlen, 0, len - dlen);
 			buf = b->pool;
 			kind = TAG_DATA;
 		}
@@ -231,8 +239,7 @@ static void bot_pump_in(struct bot *b)
 			return;
 		/* Counted when queued: IN completions of this command may be
 		 * reported after the next CBW has arrived. */
-		if (kind == TAG_DATA)
-			c->moved += len;
+		c->moved += dlen;
 		c->submitted += len;
 	}
 	if (b->state == BOT_DATA_IN && c->submitted == c->total_len)

@@ -1,0 +1,351 @@
+/* main.c — netstickd: options, start-up order, event loop, shutdown.
+ *
+ * Start-up: config → LUNs (media opened) → configfs gadget + FunctionFS
+ * mount → descriptors → endpoints → bind UDC → ready.  Shutdown (SIGTERM,
+ * SIGINT) runs the same steps backwards: unbind (the host sees the device
+ * go), drain queued transfers, flush and close media, remove the gadget.
+ *
+ * One thread runs USB: it polls ep0 (events), the AIO eventfd (transfer
+ * completions) and a signalfd.
+ */
+#include "bot.h"
+#include "config.h"
+#include "ffs.h"
+#include "gadget.h"
+#include "log.h"
+#include "lun.h"
+#include "scsi.h"
+#include "usbio.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG "/etc/netstick/config.yaml"
+/* Longest wait for cancelled transfers at shutdown. */
+#define SHUTDOWN_DRAIN_MS 2000
+
+struct daemon {
+	struct config *cfg;
+	struct lun luns[CONFIG_MAX_LUNS];
+	struct scsi_target target;
+	struct gadget gadget;
+	struct ffs ffs;
+	struct usbio usbio;
+	struct bot bot;
+	int sigfd;
+	bool stop;
+};
+
+struct options {
+	const char *config;
+	bool check_only, cleanup, verbose;
+	const char *debug;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: netstickd [-c FILE] [-f] [-v] [-d MOD[,MOD...]]\n"
+		"       netstickd --check-config [-c FILE]\n"
+		"       netstickd --cleanup [-c FILE]\n"
+		"\n"
+		"  -c, --config FILE   configuration (default %s)\n"
+		"  -f, --foreground    accepted for compatibility; netstickd\n"
+		"                      never forks (systemd supervises it)\n"
+		"  -v, --verbose       debug logging for every module\n"
+		"  -d, --debug MODS    debug logging for some modules:\n"
+		"                      bot scsi ffs gadget lun backend config\n"
+		"      --check-config  validate the configuration and exit\n"
+		"      --cleanup       remove a gadget left by a crashed netstickd\n"
+		"  -V, --version\n",
+		DEFAULT_CONFIG);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "cleanup", no_argument, NULL, 'X' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof *o);
+	o->config = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "c:fvd:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'f': break;
+		case 'v': o->verbose = true; break;
+		case 'd': o->debug = optarg; break;
+		case 'C': o->check_only = true; break;
+		case 'X': o->cleanup = true; break;
+		case 'V': printf("netstickd %s\n", NETSTICK_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies log settings from config, then the command line on top. */
+static int setup_logging(const struct options *o, const struct config *cfg)
+{
+	char mods[256], *save = NULL;
+
+	log_set_level(o->verbose ? LOG_LVL_DEBUG : (enum log_level)cfg->log.level);
+	for (int m = 0; m < LOG_MOD_COUNT; m++)
+		if (cfg->log.debug_mask & (1u << m))
+			log_enable_debug((enum log_module)m);
+	if (!o->debug)
+		return 0;
+	snprintf(mods, sizeof mods, "%s", o->debug);
+	for (char *t = strtok_r(mods, ",", &save); t;
+	     t = strtok_r(NULL, ",", &save)) {
+		int m = log_module_from_name(t);
+		if (m < 0) {
+			log_errx("-d: unknown module \"%s\"", t);
+			return -1;
+		}
+		log_enable_debug((enum log_module)m);
+	}
+	return 0;
+}
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return d->sigfd < 0 ? -1 : 0;
+}
+
+static int setup_luns(struct daemon *d)
+{
+	char serial[64];
+
+	if (strcmp(d->cfg->gadget.serial, "auto") == 0)
+		gadget_auto_serial(serial, sizeof serial);
+	else
+		snprintf(serial, sizeof serial, "%s", d->cfg->gadget.serial);
+	for (unsigned i = 0; i < d->cfg->nluns; i++)
+		if (lun_init(&d->luns[i], i, &d->cfg->luns[i], serial) < 0)
+			return -1;
+	d->target.luns = d->luns;
+	d->target.nluns = d->cfg->nluns;
+	return 0;
+}
+
+/* --- ep0 callbacks ------------------------------------------------------- */
+
+static void on_enable(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("host configured the device");
+	bot_enable(&d->bot);
+}
+
+static void on_disable(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_debug(LOG_MOD_FFS, "endpoints disabled");
+	bot_disable(&d->bot);
+}
+
+static void on_reset_done(void *arg)
+{
+	ffs_ack(&((struct daemon *)arg)->ffs);
+}
+
+static void on_reset(void *arg)
+{
+	struct daemon *d = arg;
+
+	bot_reset(&d->bot, on_reset_done, d);
+}
+
+static const struct ffs_events daemon_ffs_events = {
+	.enable = on_enable,
+	.disable = on_disable,
+	.reset = on_reset,
+};
+
+/* --- event loop ---------------------------------------------------------- */
+
+static void handle_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sigfd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			log_info("SIGHUP: configuration reload is not supported; "
+				 "restart the service to apply changes");
+			continue;
+		}
+		log_info("signal %u: shutting down", si.ssi_signo);
+		d->stop = true;
+	}
+}
+
+static int run_loop(struct daemon *d)
+{
+	struct ffs_events ev = daemon_ffs_events;
+
+	ev.arg = d;
+	while (!d->stop) {
+		struct pollfd p[3] = {
+			{ .fd = d->sigfd, .events = POLLIN },
+			{ .fd = usbio_fd(&d->usbio), .events = POLLIN },
+			{ .fd = d->ffs.setup_pending ? -1 : d->ffs.ep0,
+			  .events = POLLIN },
+		};
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("poll");
+			return -1;
+		}
+		if (p[0].revents)
+			handle_signal(d);
+		if (p[1].revents)
+			usbio_reap(&d->usbio);
+		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Cancel whatever is queued and wait (bounded) for the kernel to give the
+ * buffers back before they are freed. */
+static void drain_transfers(struct daemon *d)
+{
+	bot_disable(&d->bot);
+	for (int waited = 0; usbio_busy(&d->usbio) && waited < SHUTDOWN_DRAIN_MS;
+	     waited += 10) {
+		struct pollfd p = { .fd = usbio_fd(&d->usbio), .events = POLLIN };
+		if (poll(&p, 1, 10) > 0)
+			usbio_reap(&d->usbio);
+	}
+	if (usbio_busy(&d->usbio))
+		log_warnx("%u transfers still queued at exit",
+			  usbio_busy(&d->usbio));
+}
+
+static int start_usb(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+
+	if (cfg->gadget.manage && gadget_setup(&d->gadget, cfg) < 0)
+		return -1;
+	if (ffs_open(&d->ffs, cfg->gadget.functionfs_dir, cfg->nluns) < 0)
+		return -1;
+	if (usbio_init(&d->usbio, d->ffs.ep_in, d->ffs.ep_out) < 0)
+		return -1;
+	if (bot_init(&d->bot, &d->target, &usbio_ops, &d->usbio,
+		     cfg->usb.transfer_size, cfg->usb.queue_depth) < 0) {
+		log_err("bot: init");
+		return -1;
+	}
+	usbio_set_bot(&d->usbio, &d->bot);
+	if (cfg->gadget.manage && gadget_bind(&d->gadget, cfg->gadget.udc) < 0)
+		return -1;
+	return 0;
+}
+
+static void stop_usb(struct daemon *d)
+{
+	if (d->cfg->gadget.manage)
+		gadget_unbind(&d->gadget);
+	if (d->bot.pool) {
+		drain_transfers(d);
+		usbio_fini(&d->usbio);
+		bot_fini(&d->bot);
+	}
+	ffs_close(&d->ffs);
+	if (d->cfg->gadget.manage)
+		gadget_teardown(&d->gadget);
+}
+
+static int run_daemon(struct daemon *d)
+{
+	int rc = 1;
+
+	d->ffs.ep0 = d->ffs.ep_in = d->ffs.ep_out = -1;
+	d->gadget.lock_fd = -1;
+	if (setup_signals(d) < 0) {
+		log_err("signals");
+		return 1;
+	}
+	if (setup_luns(d) < 0)
+		return 1;
+	if (start_usb(d) == 0) {
+		sd_notify(0, "READY=1\nSTATUS=serving");
+		log_info("netstickd %s ready: %u LUN%s", NETSTICK_VERSION,
+			 d->cfg->nluns, d->cfg->nluns == 1 ? "" : "s");
+		rc = run_loop(d) == 0 ? 0 : 1;
+		sd_notify(0, "STOPPING=1");
+	}
+	stop_usb(d);
+	for (unsigned i = 0; i < d->cfg->nluns; i++)
+		lun_fini(&d->luns[i]);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	struct options o;
+	char err[512];
+	int rc;
+
+	log_init("netstickd", LOG_LVL_INFO);
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	d.cfg = config_load(o.config, err, sizeof err);
+	if (!d.cfg) {
+		log_errx("%s", err);
+		return 1;
+	}
+	if (setup_logging(&o, d.cfg) < 0) {
+		config_free(d.cfg);
+		return 2;
+	}
+	if (o.check_only) {
+		printf("%s: OK (%u LUN%s)\n", o.config, d.cfg->nluns,
+		       d.cfg->nluns == 1 ? "" : "s");
+		rc = 0;
+	} else if (o.cleanup) {
+		rc = gadget_cleanup(d.cfg) == 0 ? 0 : 1;
+	} else {
+		rc = run_daemon(&d);
+	}
+	config_free(d.cfg);
+	return rc;
+}
