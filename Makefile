@@ -27,7 +27,7 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
            -Idaemon -Ibackends -DNETSTICK_VERSION='"$(VERSION)"' \
            $(shell pkg-config --cflags yaml-0.1)
-LDLIBS  += $(shell pkg-config --libs yaml-0.1) -laio -pthread
+LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
 
 # Everything but main.c goes into a library the tests link against.
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
@@ -42,10 +42,13 @@ UNIT_HELP   := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_HOBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_HELP))
 
 FUZZ_SRC    := $(wildcard tests/fuzz/fuzz-*.c)
+ifneq ($(FUZZ_ONLY),)
+FUZZ_SRC    := tests/fuzz/$(FUZZ_ONLY).c
+endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all check check-unit check-vm check-asan check-valgrind fuzz demo \
-        bench clean install
+.PHONY: all deps check check-unit check-vm check-asan check-valgrind fuzz \
+        demo bench clean install
 
 all: $(BUILD)/netstickd
 
@@ -65,13 +68,19 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(BUILD)/libnetstick.a $(HDRS)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(BUILD)/libnetstick.a \
 		$(LDFLAGS) $(LDLIBS)
 
+# Installs the Debian packages needed (no-op when all are there).
+deps:
+	@tests/install-deps.sh
+
 check-unit: $(UNIT_BIN)
 	@tests/unit/run-unit.sh $(UNIT_BIN)
 
 check-vm: $(BUILD)/netstickd
 	tests/vm/check.sh
 
-check: check-unit check-vm
+check: deps
+	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-vm
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -90,8 +99,8 @@ fuzz:
 			-DNETSTICK_VERSION='"$(VERSION)"' \
 			$$(pkg-config --cflags yaml-0.1) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-			-o build-fuzz/$$n $$f $(LIB_SRC) \
-			$$(pkg-config --libs yaml-0.1) -laio -pthread; \
+			-Itests/unit -o build-fuzz/$$n $$f $(LIB_SRC) $(UNIT_HELP) \
+			$$(pkg-config --libs yaml-0.1 libsystemd) -laio -pthread; \
 		mkdir -p build-fuzz/$$n.corpus; \
 		cp -n tests/fuzz/corpus/$$n/* build-fuzz/$$n.corpus/ 2>/dev/null || true; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
@@ -99,10 +108,12 @@ fuzz:
 			build-fuzz/$$n.corpus; \
 	done
 
-demo: $(BUILD)/netstickd
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/netstickd
 	tests/vm/demo.sh
 
-bench: $(BUILD)/netstickd
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/netstickd
 	tests/vm/bench.sh
 
 install: $(BUILD)/netstickd

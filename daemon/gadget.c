@@ -320,18 +320,29 @@ void gadget_unbind(struct gadget *g)
 	g->udc[0] = '\0';
 }
 
+/* True when configfs says the gadget is bound to some UDC. */
+static bool gadget_bound_udc(const struct gadget *g)
+{
+	char path[PATH_MAX], buf[8] = "";
+	int fd;
+	ssize_t n = 0;
+
+	snprintf(path, sizeof path, "%s/UDC", g->path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+	}
+	return n > 0 && buf[0] != '\n';
+}
+
 void gadget_teardown(struct gadget *g)
 {
 	char rel[128];
 
-	if (g->created) {
-		struct stat st;
-		char udc[PATH_MAX];
-		snprintf(udc, sizeof udc, "%s/UDC", g->path);
-		if (stat(udc, &st) == 0) {
-			snprintf(g->udc, sizeof g->udc, "?");
-			gadget_unbind(g);
-		}
+	if (g->created && gadget_bound_udc(g)) {
+		snprintf(g->udc, sizeof g->udc, "?");
+		gadget_unbind(g);
 	}
 	if (g->mounted && umount2(g->ffs_dir, 0) < 0 && errno != EINVAL)
 		log_warn("gadget: umount %s", g->ffs_dir);
