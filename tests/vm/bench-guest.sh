@@ -1,0 +1,121 @@
+#!/bin/bash
+# bench-guest.sh — runs inside the VM (started by bench.sh).
+#
+# For each speed (high, then super: dummy_hcd is reloaded in the same boot)
+# and each side (netstickd, kernel f_mass_storage), serving the same tmpfs
+# image, measure with fio on the host's /dev/sdX:
+#   seq-read, seq-write   MB/s, 1 MiB blocks, O_DIRECT
+#   rand-read-4k-qd1      IOPS, 4 KiB random reads at queue depth 1
+#   cpu-s-per-gib         CPU seconds (utime+stime) of the serving process
+#                         per GiB moved, over the three jobs: netstickd's
+#                         PID, or the kernel's "file-storage" thread
+# Writes $NETSTICK_VM_RESULTS/bench.tsv: speed side figure value.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+SECONDS_PER_JOB=${NETSTICK_BENCH_SECONDS:-10}
+IMG_MIB=${NETSTICK_BENCH_MIB:-512}
+IMG=$NSVM_TMP/bench.img
+TSV=$NSVM_RESULTS/bench.tsv
+CLK_TCK=$(getconf CLK_TCK)
+GADGET_PRODUCT="Bench Disk"
+
+# utime+stime of a process, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# The process that serves the data: netstickd, or f_mass_storage's kthread.
+server_pid() {
+	local p
+	if [[ $1 == netstickd ]]; then
+		echo "$NETSTICKD_PID"
+		return
+	fi
+	for p in /proc/[0-9]*; do
+		if [[ $(cat "$p/comm" 2>/dev/null) == file-storage ]]; then
+			echo "${p#/proc/}"
+			return
+		fi
+	done
+}
+
+# fio_job NAME RW BS: prints "MBps IOPS KiB" from fio's terse output.
+fio_job() {
+	local out
+	out=$(fio --name="$1" --filename="$DEV" --rw="$2" --bs="$3" --direct=1 \
+		--ioengine=psync --iodepth=1 --runtime="$SECONDS_PER_JOB" --time_based \
+		--size="$((IMG_MIB - 1))M" --output-format=terse --terse-version=3)
+	echo "$out" >>"$LOG_DIR/fio-$SPEED-$SIDE.terse"
+	awk -F';' '{
+		kib = $6 + $47; bw = $7 + $48; iops = $8 + $49
+		printf "%.1f %.0f %d\n", bw * 1024 / 1e6, iops, kib }' <<<"$out"
+}
+
+put() { printf '%s\t%s\t%s\t%s\n' "$SPEED" "$SIDE" "$1" "$2" >>"$TSV"; }
+
+bench_side() {
+	local pid c0 c1 kib=0 mbps iops k
+	SIDE=$1
+	log "$SIDE at $SPEED speed"
+	gadget_start "$SIDE" "media=$IMG"
+	DISK=$(disk_wait 0 30) || { log "$SIDE: no disk"; gadget_stop "$SIDE" || true; return 0; }
+	disk_wait_size "$DISK" 20
+	DEV=/dev/$DISK
+	pid=$(server_pid "$SIDE")
+	c0=$( [[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
+	read -r mbps iops k < <(fio_job seq-read read 1M)
+	put seq-read-MBps "$mbps"; kib=$((kib + k))
+	read -r mbps iops k < <(fio_job seq-write write 1M)
+	put seq-write-MBps "$mbps"; kib=$((kib + k))
+	read -r mbps iops k < <(fio_job rand-read-4k randread 4k)
+	put rand-read-4k-qd1-IOPS "$iops"; kib=$((kib + k))
+	if [[ -n $pid ]] && [[ -e /proc/$pid ]]; then
+		c1=$(cpu_ticks "$pid")
+		put cpu-s-per-GiB "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v k="$kib" \
+			'BEGIN { printf "%.2f", (t / hz) / (k / 1048576) }')"
+	else
+		put cpu-s-per-GiB n/a
+	fi
+	gadget_stop "$SIDE" || log "$SIDE: stop failed"
+	disk_wait_gone 10 || true
+}
+
+set_speed() {
+	SPEED=$1
+	[[ $(cat /sys/module/dummy_hcd/parameters/is_super_speed 2>/dev/null) == Y && $SPEED == super ]] && return
+	[[ $(cat /sys/module/dummy_hcd/parameters/is_super_speed 2>/dev/null) == N && $SPEED == high ]] && return
+	rmmod dummy_hcd
+	if [[ $SPEED == super ]]; then
+		modprobe dummy_hcd is_super_speed=1
+	else
+		modprobe dummy_hcd
+	fi
+	for ((i = 0; i < 50; i++)); do
+		[[ -e /sys/class/udc/$GADGET_UDC ]] && return
+		sleep 0.1
+	done
+}
+
+main() {
+	local speeds=(high super) sides=(netstickd kernel) s side
+	: >"$TSV"
+	echo 0 >/sys/module/usb_storage/parameters/delay_use
+	if ! netstickd_available; then
+		echo "# $NETSTICKD missing (run make): kernel gadget only"
+		sides=(kernel)
+	fi
+	head -c "$((IMG_MIB << 20))" /dev/urandom >"$IMG"
+	for s in "${speeds[@]}"; do
+		set_speed "$s"
+		for side in "${sides[@]}"; do
+			bench_side "$side"
+		done
+	done
+	cat "$TSV"
+}
+
+main "$@"

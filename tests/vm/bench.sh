@@ -1,0 +1,80 @@
+#!/bin/bash
+# bench.sh — netstickd vs the kernel's f_mass_storage, in one VM boot, at
+# high speed and SuperSpeed (tests/vm/bench-guest.sh does the measuring).
+#
+#   tests/vm/bench.sh [--kvm] [--results DIR]
+#
+# Writes DIR/bench.json and DIR/bench.md (default build/vm-results/bench);
+# the markdown table can be pasted into docs/performance.md.  Figures are
+# only comparable within one run: under TCG the guest CPU is the ceiling.
+# NETSTICK_BENCH_SECONDS (per fio job, default 10) and NETSTICK_BENCH_MIB
+# (image size, default 512) are passed to the guest.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RESULTS=$(cd "$HERE/../.." && pwd)/build/vm-results/bench
+KVM=()
+
+while (($#)); do
+	case $1 in
+	--kvm) KVM=(--kvm) ;;
+	--results) RESULTS=${2:?}; shift ;;
+	*) echo "usage: $0 [--kvm] [--results DIR]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+# bench.tsv (speed side figure value) -> JSON list of measurements.
+to_json() {
+	awk -F'\t' -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v kvm="${#KVM[@]}" '
+		BEGIN { printf "{\n  \"date\": \"%s\",\n  \"accel\": \"%s\",\n  \"results\": [", date, kvm ? "kvm" : "tcg" }
+		{
+			v = ($4 == "n/a" || $4 == "") ? "null" : $4
+			printf "%s\n    {\"speed\": \"%s\", \"side\": \"%s\", \"figure\": \"%s\", \"value\": %s}", sep, $1, $2, $3, v
+			sep = ","
+		}
+		END { print "\n  ]\n}" }' "$1"
+}
+
+# bench.tsv -> markdown table with the netstickd/kernel ratio.
+to_markdown() {
+	echo "| speed | figure | netstickd | kernel | netstickd/kernel |"
+	echo "| --- | --- | ---: | ---: | ---: |"
+	awk -F'\t' '
+		!(($1, $3) in seen) { seen[$1, $3] = 1; order[++n] = $1 SUBSEP $3 }
+		{ v[$1, $3, $2] = $4 }
+		END {
+			for (i = 1; i <= n; i++) {
+				split(order[i], k, SUBSEP)
+				a = v[k[1], k[2], "netstickd"]; b = v[k[1], k[2], "kernel"]
+				if (a == "") a = "n/a"
+				if (b == "") b = "n/a"
+				r = (a != "n/a" && b != "n/a" && b + 0 > 0) ? sprintf("%.2f", a / b) : "n/a"
+				printf "| %s | %s | %s | %s | %s |\n", k[1], k[2], a, b, r
+			}
+		}' "$1"
+}
+
+main() {
+	local rc=0
+	rm -rf "$RESULTS"
+	mkdir -p "$RESULTS"
+	"$HERE/run-vm.sh" "${KVM[@]}" --timeout 1200 --results "$RESULTS" \
+		"$HERE/bench-guest.sh" || rc=$?
+	[[ -s $RESULTS/bench.tsv ]] || { echo "bench: no results (VM exit $rc)" >&2; exit 1; }
+	to_json "$RESULTS/bench.tsv" >"$RESULTS/bench.json"
+	{
+		echo "Measured $(date -u +%Y-%m-%d) by tests/vm/bench.sh: QEMU $([[ ${#KVM[@]} -gt 0 ]] && echo KVM || echo TCG), dummy_hcd,"
+		echo "tmpfs image, fio 1 MiB O_DIRECT sequential and 4 KiB QD1 random reads,"
+		echo "${NETSTICK_BENCH_SECONDS:-10} s per job. CPU: utime+stime of netstickd, or of the kernel's"
+		echo "file-storage thread, per GiB moved."
+		echo
+		to_markdown "$RESULTS/bench.tsv"
+	} >"$RESULTS/bench.md"
+	cat "$RESULTS/bench.md"
+	echo
+	echo "bench: $RESULTS/bench.json, $RESULTS/bench.md"
+	return "$rc"
+}
+
+main

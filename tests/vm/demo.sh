@@ -1,0 +1,151 @@
+#!/bin/bash
+# demo.sh — watch a USB host use netstickd.
+#
+#   tests/vm/demo.sh [--kvm]
+#
+# With a real UDC on this machine (/sys/class/udc not empty), just runs
+# build/netstickd with the repo's config.yaml on the real port.
+# Otherwise boots the test VM and, inside it, starts netstickd with the
+# shipped config.yaml changed in two places (udc: dummy_udc.0, the LUN's
+# media: a small FAT image built on the spot with a README.txt), then shows
+# the host side: enumeration in dmesg, lsusb, sysfs, the files on the disk,
+# a file written and read back; then stops the daemon cleanly.
+# Without build/netstickd the VM part shows the kernel's gadget instead.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+# ================================================================ host side
+
+host_main() {
+	if [[ -n $(ls /sys/class/udc 2>/dev/null) ]]; then
+		echo "demo: real UDC found ($(ls /sys/class/udc | tr '\n' ' ')): running netstickd on it"
+		echo "demo: plug this port into a computer; Ctrl-C stops the daemon"
+		exec "$REPO/build/netstickd" -c "$REPO/config.yaml" -f
+	fi
+	echo "demo: no UDC on this machine: booting the test VM (dummy_hcd host)"
+	exec "$HERE/run-vm.sh" "$@" --timeout 300 "$HERE/demo.sh"
+}
+
+if [[ -z ${NETSTICK_VM:-} ]]; then
+	host_main "$@"
+fi
+
+# ================================================================ guest side
+
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+DEMO=/run/netstick-demo
+MNT=$DEMO/mnt
+SIDE=netstickd
+GADGET_NAME=netstick		# the shipped config's gadget.name
+FFS_DIR=/run/netstick/ffs	# and its functionfs_dir
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { echo "\$ $*"; "$@"; }
+
+make_demo_image() {
+	mkdir -p "$DEMO" "$MNT"
+	cat >"$DEMO/README.txt" <<-EOF
+	Hello from netstick!
+
+	This FAT disk image was built by tests/vm/demo.sh with mkfs.vfat and
+	mcopy, and is served over USB by netstickd through FunctionFS.
+	EOF
+	mkfs.vfat -C -n NETSTICK "$DEMO/demo.img" 32768 >/dev/null
+	mcopy -i "$DEMO/demo.img" "$DEMO/README.txt" ::README.txt
+}
+
+# The shipped config with the UDC and the media swapped.
+make_demo_config() {
+	sed -e 's|^\(  udc:\) *auto\b|\1 dummy_udc.0|' \
+		-e "s|^\\(  - media:\\) *[^ #]*|\\1 $DEMO/demo.img|" \
+		"$REPO/config.yaml" >"$DEMO/config.yaml"
+	show diff -u "$REPO/config.yaml" "$DEMO/config.yaml" || true
+}
+
+start_server() {
+	if [[ $SIDE == netstickd ]]; then
+		say "starting netstickd -c $DEMO/config.yaml -f"
+		mkdir -p "$FFS_DIR"
+		"$NETSTICKD" -c "$DEMO/config.yaml" -f >"$DEMO/netstickd.log" 2>&1 &
+		NETSTICKD_PID=$!
+	else
+		say "build/netstickd is not built (run make): showing the kernel's f_mass_storage instead"
+		GADGET_PRODUCT="Virtual Disk"
+		kgadget_start "media=$DEMO/demo.img"
+	fi
+}
+
+stop_server() {
+	if [[ $SIDE == netstickd ]]; then
+		say "stopping netstickd (SIGTERM)"
+		local rc=0
+		netstickd_stop || rc=$?
+		echo "netstickd exited with status $rc"
+		echo "--- netstickd log"
+		cat "$DEMO/netstickd.log"
+	else
+		kgadget_stop
+	fi
+	disk_wait_gone 10 && echo "the host's disk is gone" || echo "the host's disk is still there!"
+	[[ -d $CONFIGFS/$GADGET_NAME ]] && echo "configfs gadget left behind!" || echo "configfs gadget removed"
+}
+
+show_host_side() {
+	local sd=$1 u
+	u=$(usbdev_of "$sd")
+	say "the host enumerated it (dmesg)"
+	dmesg | grep -E 'usb 1-1|usb-storage|scsi|sd [0-9]|\[sd' | tail -n 25
+	if command -v lsusb >/dev/null; then
+		say "lsusb"
+		lsusb 2>/dev/null || true
+		lsusb -t 2>/dev/null || true
+	fi
+	say "sysfs"
+	echo "usb device $u: $(cat "$u/idVendor"):$(cat "$u/idProduct") speed $(cat "$u/speed") Mb/s"
+	echo "  manufacturer: $(cat "$u/manufacturer" 2>/dev/null)  product: $(cat "$u/product" 2>/dev/null)  serial: $(cat "$u/serial" 2>/dev/null)"
+	echo "/dev/$sd: vendor '$(trim <"/sys/block/$sd/device/vendor")' model '$(trim <"/sys/block/$sd/device/model")'" \
+		"size $(($(cat "/sys/block/$sd/size") / 2)) KiB removable $(cat "/sys/block/$sd/removable") ro $(cat "/sys/block/$sd/ro")"
+}
+
+use_disk() {
+	local dev=/dev/$1
+	say "the host mounts /dev/$1 and lists it"
+	show mount -t vfat "$dev" "$MNT"
+	show ls -l "$MNT"
+	show cat "$MNT/README.txt"
+	say "the host writes a file, unmounts, mounts again and reads it back"
+	date -u "+written by the host at %F %T UTC" >"$MNT/hello.txt"
+	show umount "$MNT"
+	show mount -t vfat "$dev" "$MNT"
+	show cat "$MNT/hello.txt"
+	show umount "$MNT"
+	say "and the file is in the image netstickd serves (mtools, gadget side)"
+	show mdir -i "$DEMO/demo.img" ::
+}
+
+main() {
+	local sd
+	netstickd_available || SIDE=kernel
+	echo 0 >/sys/module/usb_storage/parameters/delay_use
+	say "building the demo image (mkfs.vfat + mcopy)"
+	make_demo_image
+	[[ $SIDE == netstickd ]] && make_demo_config
+	start_server
+	if ! sd=$(disk_wait 0 30); then
+		echo "demo: no disk appeared on the host side"
+		[[ -f $DEMO/netstickd.log ]] && cat "$DEMO/netstickd.log"
+		dmesg | tail -n 30
+		stop_server
+		exit 1
+	fi
+	disk_wait_size "$sd" 20
+	show_host_side "$sd"
+	use_disk "$sd"
+	stop_server
+	say "demo done"
+}
+
+main
