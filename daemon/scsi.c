@@ -445,6 +445,15 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 		memcpy(c->buf + off, buf, len);
 		return 0;
 	}
+	if (c->data == SCSI_DATA_WRITE) {
+		/* Only whole blocks reach the media: a host that ends the
+		 * data early (BOT case 13, a short packet) leaves a partial
+		 * last block, dropped rather than torn (backends may assume
+		 * block-aligned I/O). */
+		len &= ~(l->block_size - 1);
+		if (len == 0)
+			return 0;
+	}
 	if (c->data == SCSI_DATA_COMPARE)
 		r = scsi_compare(l, c, off, buf, len);
 	else
