@@ -304,6 +304,14 @@ void fh_clear_halt(struct fakehost *fh, enum xport_ep ep)
 	fh->halted[ep] = false;
 }
 
+bool fh_fail_head(struct fakehost *fh, enum xport_ep ep, long err)
+{
+	if (!fh->queue[ep])
+		return false;
+	fh_finish_head(fh, fh->queue[ep], err);
+	return true;
+}
+
 void fh_enable(struct fakehost *fh)
 {
 	fh->enabled = true;
@@ -424,7 +432,7 @@ static void fh_data_out(struct fakehost *fh, const uint8_t *d, uint32_t len,
 
 /* Status phase: a stall is cleared and the CSW read retried once (BOT
  * 5.3.3, figure 2). */
-static void fh_read_csw(struct fakehost *fh, uint32_t tag, struct fh_result *r)
+void fh_read_csw(struct fakehost *fh, uint32_t tag, struct fh_result *r)
 {
 	uint8_t csw[BOT_CSW_LEN];
 	uint32_t got = 0;

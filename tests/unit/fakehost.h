@@ -125,6 +125,9 @@ enum fh_xres fh_host_out(struct fakehost *fh, const void *data, uint32_t n,
 enum fh_xres fh_host_in(struct fakehost *fh, void *buf, uint32_t want,
 			uint32_t *got);
 void fh_clear_halt(struct fakehost *fh, enum xport_ep ep);
+/* The oldest transfer on ep ends with err (-errno), e.g. a bus error.
+ * Returns false if nothing is queued there. */
+bool fh_fail_head(struct fakehost *fh, enum xport_ep ep, long err);
 
 /* ep0 events as the FunctionFS layer would deliver them. */
 void fh_enable(struct fakehost *fh);   /* SET_CONFIGURATION */
@@ -160,6 +163,10 @@ struct fh_result fh_command(struct fakehost *fh, unsigned lun,
 			    const uint8_t *cdb, unsigned cdb_len,
 			    enum fh_dir dir, uint32_t host_len,
 			    const void *out_data);
+
+/* Host side of a status phase: reads the 13-byte CSW (clearing one stall
+ * and retrying, pumping completions while nothing is queued) into r. */
+void fh_read_csw(struct fakehost *fh, uint32_t tag, struct fh_result *r);
 
 /* Writes a 31-byte CBW. */
 void fh_make_cbw(uint8_t cbw[31], uint32_t tag, uint32_t host_len, bool in,
