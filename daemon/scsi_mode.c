@@ -134,17 +134,24 @@ void scsi_mode_select(struct lun *l, struct scsi_cmd *c)
 	c->length = len;
 }
 
+#define MODE_TRUNCATED (-2)
+
 /* Validates one page of a MODE SELECT list: it must exist and repeat the
- * current values (nothing is changeable).  Returns its size or -1. */
+ * current values (nothing is changeable).  Returns its size, -1, or
+ * MODE_TRUNCATED when the list ends inside the page. */
 static int mode_select_page(const uint8_t *p, uint32_t left)
 {
 	uint8_t cur[64];
 	uint32_t n;
 
-	if (left < 2 || (p[0] & 0x40))         /* subpage format: none here */
+	if (left < 2)
+		return MODE_TRUNCATED;
+	if (p[0] & 0x40)                       /* subpage format: none here */
 		return -1;
+	if (p[1] + 2u > left)
+		return MODE_TRUNCATED;
 	n = mode_page(p[0] & 0x3f, PC_CURRENT, cur);
-	if (n == 0 || p[1] + 2u != n || n > left)
+	if (n == 0 || p[1] + 2u != n)
 		return -1;
 	if (memcmp(p + 2, cur + 2, n - 2) != 0)
 		return -1;
@@ -167,6 +174,10 @@ void scsi_mode_select_data(struct lun *l, struct scsi_cmd *c, uint32_t len)
 		return scsi_fail(c, SENSE_INVALID_FIELD_PARAM);
 	for (off = hdr + bd; off < len;) {
 		int n = mode_select_page(b + off, len - off);
+		/* SPC-4 MODE SELECT: a list that cuts a page short is a
+		 * parameter list length error, not an invalid field. */
+		if (n == MODE_TRUNCATED)
+			return scsi_fail(c, SENSE_PARAM_LIST_LENGTH);
 		if (n < 0)
 			return scsi_fail(c, SENSE_INVALID_FIELD_PARAM);
 		off += (uint32_t)n;
