@@ -181,7 +181,7 @@ struct fh_lun_cfg {
 	uint32_t block_size;   /* 0 = 512 */
 };
 
-#define FH_MAX_LUNS 4
+#define FH_MAX_LUNS 8
 
 struct fh_dev {
 	struct lun luns[FH_MAX_LUNS];
