@@ -50,6 +50,15 @@ void scsi_reply(struct scsi_cmd *c, uint32_t len, uint32_t alloc_len)
 	}
 }
 
+/* Names the failing LBA in the sense INFORMATION field.  Fixed-format
+ * sense has only 4 bytes for it: a larger LBA leaves VALID clear rather
+ * than report a truncated, wrong address. */
+static void scsi_set_info(struct scsi_cmd *c, uint64_t lba)
+{
+	c->info_valid = lba <= UINT32_MAX;
+	c->info = (uint32_t)lba;
+}
+
 /* NOT READY flavours for a LUN that is not READY. */
 static uint32_t scsi_not_ready_sense(enum lun_state st)
 {
@@ -158,8 +167,7 @@ static void scsi_verify_medium(struct lun *l, struct scsi_cmd *c)
 		int r = lun_read(l, c->media_gen, tmp, n, c->offset + off);
 		if (r < 0) {
 			scsi_fail(c, sense_from_backend(r, false));
-			c->info_valid = true;
-			c->info = (uint32_t)((c->offset + off) >> l->block_shift);
+			scsi_set_info(c, (c->offset + off) >> l->block_shift);
 			break;
 		}
 		off += n;
@@ -411,8 +419,7 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 			  backend_strerror(r));
 		c->status = SCSI_STATUS_CHECK_CONDITION;
 		c->sense = sense_from_backend(r, false);
-		c->info_valid = true;
-		c->info = (uint32_t)((c->offset + off) >> l->block_shift);
+		scsi_set_info(c, (c->offset + off) >> l->block_shift);
 		return -1;
 	}
 	return 0;
@@ -464,8 +471,7 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 	c->status = SCSI_STATUS_CHECK_CONDITION;
 	c->sense = r > 0 ? SENSE_MISCOMPARE
 			 : sense_from_backend(r, c->data == SCSI_DATA_WRITE);
-	c->info_valid = true;
-	c->info = (uint32_t)((c->offset + off) >> l->block_shift);
+	scsi_set_info(c, (c->offset + off) >> l->block_shift);
 	return -1;
 }
 
