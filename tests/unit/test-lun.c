@@ -1,0 +1,411 @@
+/* test-lun.c — LUN media state: insert, eject, PREVENT, forced eject, host
+ * eject and load, the media generation that fences I/O started on old
+ * media, read-only rules, unit attentions, counters, and an eject racing
+ * I/O from another thread. */
+#include "lun.h"
+#include "log.h"
+#include "sense.h"
+#include "test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+static struct lun l;
+static char err[256];
+
+static void up_with(const char *media, bool readonly, bool removable,
+		    uint32_t bs)
+{
+	struct config_lun c;
+
+	memset(&c, 0, sizeof c);
+	c.media = (char *)media;
+	c.readonly = readonly;
+	c.removable = removable;
+	c.block_size = bs;
+	snprintf(c.vendor, sizeof c.vendor, "Vend");
+	snprintf(c.product, sizeof c.product, "Prod");
+	snprintf(c.revision, sizeof c.revision, "1.2");
+	if (lun_init(&l, 3, &c, "serialbase") < 0)
+		abort();
+}
+
+static void up(const char *media)
+{
+	up_with(media, false, true, 512);
+}
+
+static struct lun_snapshot snap(void)
+{
+	struct lun_snapshot s;
+
+	lun_snapshot(&l, &s);
+	return s;
+}
+
+TEST(test_lun_init_with_media_ready_power_on_only)
+{
+	up("memory:1M");
+	CHECK_EQ(snap().state, LUN_READY);
+	CHECK_EQ(snap().nblocks, 2048);
+	CHECK(!snap().readonly);
+	CHECK_EQ(lun_take_ua(&l), SENSE_POWER_ON_RESET);
+	CHECK_EQ(lun_take_ua(&l), SENSE_NONE);   /* not medium changed */
+	CHECK_STR(l.vendor, "Vend");
+	CHECK_STR(l.serial, "serialbase-3");
+	lun_fini(&l);
+}
+
+TEST(test_lun_init_bad_media_is_empty_not_fatal)
+{
+	up("memory:0");
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	CHECK(l.last_error[0] != '\0');
+	CHECK_EQ(lun_take_ua(&l), SENSE_POWER_ON_RESET);
+	lun_fini(&l);
+}
+
+TEST(test_lun_init_empty)
+{
+	up(NULL);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	CHECK_EQ(snap().nblocks, 0);
+	lun_fini(&l);
+	up("");
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	lun_fini(&l);
+}
+
+TEST(test_lun_init_4k_blocks)
+{
+	up_with("memory:1M", false, true, 4096);
+	CHECK_EQ(l.block_shift, 12);
+	CHECK_EQ(snap().nblocks, 256);
+	lun_fini(&l);
+}
+
+/* The serial is "<base>-<id>", with the base cut so it fits 32 chars. */
+TEST(test_lun_serial_long_base_truncated)
+{
+	struct config_lun c;
+
+	memset(&c, 0, sizeof c);
+	c.removable = true;
+	c.block_size = 512;
+	if (lun_init(&l, 15, &c, "0123456789012345678901234567890123456789") < 0)
+		abort();
+	CHECK_STR(l.serial, "0123456789012345678901234567-15");
+	lun_fini(&l);
+}
+
+TEST(test_lun_insert_into_empty)
+{
+	uint32_t gen;
+
+	up(NULL);
+	lun_take_ua(&l);
+	gen = snap().media_gen;
+	CHECK_EQ(lun_insert(&l, "memory:64K", false, err, sizeof err), 0);
+	CHECK_EQ(snap().state, LUN_READY);
+	CHECK_EQ(snap().nblocks, 128);
+	CHECK(snap().media_gen != gen);
+	CHECK_EQ(lun_take_ua(&l), SENSE_MEDIUM_CHANGED);
+	CHECK_EQ(lun_take_ua(&l), SENSE_NONE);
+	lun_fini(&l);
+}
+
+/* I/O started on the old media never reaches the new one. */
+TEST(test_lun_insert_replaces_media_fences_old_io)
+{
+	uint8_t buf[512] = { 1 };
+	uint32_t old, cur;
+
+	up("memory:1M");
+	old = snap().media_gen;
+	CHECK_EQ(lun_insert(&l, "memory:64K", false, err, sizeof err), 0);
+	cur = snap().media_gen;
+	CHECK(cur != old);
+	CHECK_EQ(lun_read(&l, old, buf, 512, 0), BE_ECHANGED);
+	CHECK_EQ(lun_write(&l, old, buf, 512, 0, false), BE_ECHANGED);
+	CHECK_EQ(lun_flush(&l, old), BE_ECHANGED);
+	CHECK_EQ(lun_read(&l, cur, buf, 512, 0), 0);
+	CHECK_EQ(buf[0], 0);                    /* fresh media */
+	lun_fini(&l);
+}
+
+TEST(test_lun_insert_failure_leaves_empty)
+{
+	uint8_t buf[512];
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	CHECK_EQ(lun_insert(&l, "nosuchscheme://x", false, err, sizeof err),
+		 BE_EOPEN);
+	CHECK(err[0] != '\0');
+	CHECK_STR(l.last_error, err);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	CHECK_EQ(lun_read(&l, gen, buf, 512, 0), BE_ENOMEDIUM);
+	CHECK_EQ(lun_insert(&l, "memory:1M", false, err, sizeof err), 0);
+	CHECK_EQ(l.last_error[0], '\0');
+	lun_fini(&l);
+}
+
+TEST(test_lun_eject_refused_while_prevented)
+{
+	up("memory:1M");
+	lun_set_prevent(&l, true);
+	CHECK(snap().prevent);
+	errno = 0;
+	CHECK_EQ(lun_eject(&l, false, false), -1);
+	CHECK_EQ(errno, EBUSY);
+	CHECK_EQ(lun_eject(&l, false, true), -1);
+	CHECK_EQ(snap().state, LUN_READY);
+	lun_set_prevent(&l, false);
+	CHECK_EQ(lun_eject(&l, false, false), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	lun_fini(&l);
+}
+
+TEST(test_lun_forced_eject_ignores_prevent)
+{
+	up("memory:1M");
+	lun_set_prevent(&l, true);
+	CHECK_EQ(lun_eject(&l, true, false), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	CHECK(l.source == NULL);
+	lun_fini(&l);
+}
+
+TEST(test_lun_eject_not_removable)
+{
+	up_with("memory:1M", false, false, 512);
+	errno = 0;
+	CHECK_EQ(lun_eject(&l, false, true), -1);
+	CHECK_EQ(errno, ENOTSUP);
+	CHECK_EQ(snap().state, LUN_READY);
+	CHECK_EQ(lun_eject(&l, true, false), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	lun_fini(&l);
+}
+
+TEST(test_lun_eject_empty_succeeds)
+{
+	up(NULL);
+	CHECK_EQ(lun_eject(&l, false, false), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	lun_fini(&l);
+}
+
+TEST(test_lun_eject_fences_io)
+{
+	uint8_t buf[512];
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	CHECK_EQ(lun_eject(&l, false, false), 0);
+	CHECK(snap().media_gen != gen);
+	CHECK_EQ(lun_read(&l, gen, buf, 512, 0), BE_ENOMEDIUM);
+	CHECK_EQ(lun_write(&l, gen, buf, 512, 0, false), BE_ENOMEDIUM);
+	CHECK_EQ(lun_flush(&l, gen), BE_ENOMEDIUM);
+	CHECK_EQ(lun_trim(&l, gen, 512, 0), BE_ENOMEDIUM);
+	lun_fini(&l);
+}
+
+/* The host's own eject keeps the source so LOAD can close the tray. */
+TEST(test_lun_host_eject_then_load)
+{
+	up("memory:1M");
+	lun_take_ua(&l);
+	CHECK_EQ(lun_eject(&l, false, true), 0);
+	CHECK(l.host_ejected);
+	CHECK_STR(l.source, "memory:1M");
+	CHECK_EQ(lun_load(&l), 0);
+	CHECK_EQ(snap().state, LUN_READY);
+	CHECK(!l.host_ejected);
+	CHECK_EQ(lun_take_ua(&l), SENSE_MEDIUM_CHANGED);
+	lun_fini(&l);
+}
+
+TEST(test_lun_admin_eject_then_load_stays_empty)
+{
+	up("memory:1M");
+	CHECK_EQ(lun_eject(&l, false, false), 0);
+	CHECK_EQ(lun_load(&l), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	lun_fini(&l);
+}
+
+/* An admin eject after the host's forgets the media as well. */
+TEST(test_lun_host_then_admin_eject_forgets_source)
+{
+	up("memory:1M");
+	CHECK_EQ(lun_eject(&l, false, true), 0);
+	CHECK_EQ(lun_eject(&l, false, false), 0);
+	CHECK(l.source == NULL);
+	CHECK_EQ(lun_load(&l), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	lun_fini(&l);
+}
+
+TEST(test_lun_load_when_loaded_is_noop)
+{
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	CHECK_EQ(lun_load(&l), 0);
+	CHECK_EQ(snap().media_gen, gen);
+	lun_fini(&l);
+}
+
+TEST(test_lun_config_read_only_wins)
+{
+	uint8_t buf[512] = { 0 };
+
+	up_with("memory:1M", true, true, 512);
+	CHECK(snap().readonly);
+	CHECK_EQ(lun_write(&l, snap().media_gen, buf, 512, 0, false),
+		 BE_EROFS);
+	CHECK_EQ(lun_insert(&l, "memory:1M", false, err, sizeof err), 0);
+	CHECK(snap().readonly);
+	lun_fini(&l);
+}
+
+TEST(test_lun_insert_read_only)
+{
+	uint8_t buf[512] = { 0 };
+
+	up(NULL);
+	CHECK_EQ(lun_insert(&l, "memory:1M", true, err, sizeof err), 0);
+	CHECK(snap().readonly);
+	CHECK_EQ(lun_write(&l, snap().media_gen, buf, 512, 0, false),
+		 BE_EROFS);
+	CHECK_EQ(lun_insert(&l, "memory:1M", false, err, sizeof err), 0);
+	CHECK(!snap().readonly);
+	lun_fini(&l);
+}
+
+TEST(test_lun_unit_attention_order)
+{
+	up(NULL);
+	CHECK(lun_has_ua(&l));
+	lun_add_ua(&l, LUN_UA_MEDIUM_CHANGED);
+	CHECK_EQ(lun_take_ua(&l), SENSE_POWER_ON_RESET);
+	CHECK(!lun_has_ua(&l));
+	lun_add_ua(&l, LUN_UA_MEDIUM_CHANGED);
+	CHECK_EQ(lun_take_ua(&l), SENSE_MEDIUM_CHANGED);
+	CHECK(!lun_has_ua(&l));
+	CHECK_EQ(lun_take_ua(&l), SENSE_NONE);
+	lun_fini(&l);
+}
+
+TEST(test_lun_io_counters)
+{
+	uint8_t buf[1024];
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	memset(buf, 0x5a, sizeof buf);
+	CHECK_EQ(lun_write(&l, gen, buf, 1024, 512, false), 0);
+	memset(buf, 0, sizeof buf);
+	CHECK_EQ(lun_read(&l, gen, buf, 1024, 512), 0);
+	CHECK_EQ(buf[1023], 0x5a);
+	CHECK_EQ(lun_read(&l, gen, buf, 1024, 1 << 20), BE_EINVAL);
+	CHECK_EQ(lun_read(&l, gen + 7, buf, 512, 0), BE_ECHANGED);
+	CHECK_EQ(l.stats.read_bytes, 1024);
+	CHECK_EQ(l.stats.write_bytes, 1024);
+	CHECK_EQ(l.stats.read_errors, 2);
+	CHECK_EQ(l.stats.write_errors, 0);
+	lun_fini(&l);
+}
+
+/* The memory backend has nothing to flush and cannot trim. */
+TEST(test_lun_flush_and_trim_on_memory)
+{
+	up("memory:1M");
+	CHECK_EQ(lun_flush(&l, snap().media_gen), 0);
+	CHECK_EQ(lun_trim(&l, snap().media_gen, 512, 0), BE_EUNSUPP);
+	CHECK(!snap().can_trim);
+	lun_fini(&l);
+}
+
+/* --- eject racing I/O --------------------------------------------------- */
+
+static volatile int race_stop;
+static int race_bad;
+
+static void *race_io(void *arg)
+{
+	uint8_t buf[4096];
+
+	(void)arg;
+	while (!race_stop) {
+		struct lun_snapshot s;
+		int r;
+
+		lun_snapshot(&l, &s);
+		r = lun_read(&l, s.media_gen, buf, sizeof buf, 8192);
+		if (r == 0 && s.state == LUN_READY)
+			r = lun_write(&l, s.media_gen, buf, sizeof buf, 8192,
+				      false);
+		if (r != 0 && r != BE_ENOMEDIUM && r != BE_ECHANGED)
+			race_bad = r;
+	}
+	return NULL;
+}
+
+TEST(test_lun_eject_insert_race_with_io)
+{
+	pthread_t t;
+	char e[256];
+
+	up("memory:64K");
+	race_stop = 0;
+	race_bad = 0;
+	if (pthread_create(&t, NULL, race_io, NULL) != 0)
+		abort();
+	for (int i = 0; i < 2000; i++) {
+		if (i % 2)
+			CHECK_EQ(lun_eject(&l, true, false), 0);
+		else
+			CHECK_EQ(lun_insert(&l, "memory:64K", false, e,
+					    sizeof e), 0);
+	}
+	race_stop = 1;
+	pthread_join(t, NULL);
+	CHECK_EQ(race_bad, 0);
+	lun_fini(&l);
+}
+
+int main(void)
+{
+	log_set_level(LOG_LVL_ERR);
+	RUN(test_lun_init_with_media_ready_power_on_only);
+	RUN(test_lun_init_bad_media_is_empty_not_fatal);
+	RUN(test_lun_init_empty);
+	RUN(test_lun_init_4k_blocks);
+	RUN(test_lun_serial_long_base_truncated);
+	RUN(test_lun_insert_into_empty);
+	RUN(test_lun_insert_replaces_media_fences_old_io);
+	RUN(test_lun_insert_failure_leaves_empty);
+	RUN(test_lun_eject_refused_while_prevented);
+	RUN(test_lun_forced_eject_ignores_prevent);
+	RUN(test_lun_eject_not_removable);
+	RUN(test_lun_eject_empty_succeeds);
+	RUN(test_lun_eject_fences_io);
+	RUN(test_lun_host_eject_then_load);
+	RUN(test_lun_admin_eject_then_load_stays_empty);
+	RUN(test_lun_host_then_admin_eject_forgets_source);
+	RUN(test_lun_load_when_loaded_is_noop);
+	RUN(test_lun_config_read_only_wins);
+	RUN(test_lun_insert_read_only);
+	RUN(test_lun_unit_attention_order);
+	RUN(test_lun_io_counters);
+	RUN(test_lun_flush_and_trim_on_memory);
+	RUN(test_lun_eject_insert_race_with_io);
+	return test_summary();
+}
