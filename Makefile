@@ -28,6 +28,10 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
            -Idaemon -Ibackends -DNETSTICK_VERSION='"$(VERSION)"' \
            $(shell pkg-config --cflags yaml-0.1)
 LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
+# Network backends (backends/nbd*.c, backends/http*.c).
+NET_PKGS := libnbd libcurl
+CFLAGS  += $(shell pkg-config --cflags $(NET_PKGS))
+LDLIBS  += $(shell pkg-config --libs $(NET_PKGS))
 
 # Everything but main.c goes into a library the tests link against.
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
@@ -47,8 +51,8 @@ FUZZ_SRC    := tests/fuzz/$(FUZZ_ONLY).c
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check check-unit check-vm check-asan check-valgrind fuzz \
-        demo bench clean install
+.PHONY: all deps check check-unit check-backends check-vm check-asan \
+        check-valgrind fuzz demo bench clean install
 
 all: $(BUILD)/netstickd
 
@@ -75,11 +79,20 @@ deps:
 check-unit: $(UNIT_BIN)
 	@tests/unit/run-unit.sh $(UNIT_BIN)
 
+# Backends against real servers on loopback (tests/backends/).
+$(BUILD)/tests/betool: tests/backends/betool.c $(BUILD)/libnetstick.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnetstick.a $(LDFLAGS) $(LDLIBS)
+
+check-backends: $(BUILD)/tests/betool
+	@tests/backends/run-backends.sh $(BUILD)/tests/betool
+
 check-vm: $(BUILD)/netstickd
 	tests/vm/check.sh
 
 check: deps
 	@$(MAKE) --no-print-directory check-unit
+	@$(MAKE) --no-print-directory check-backends
 	@$(MAKE) --no-print-directory check-vm
 
 check-asan:
@@ -97,10 +110,10 @@ fuzz:
 		n=$$(basename $$f .c); \
 		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends \
 			-DNETSTICK_VERSION='"$(VERSION)"' \
-			$$(pkg-config --cflags yaml-0.1) \
+			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS)) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 			-Itests/unit -o build-fuzz/$$n $$f $(LIB_SRC) $(UNIT_HELP) \
-			$$(pkg-config --libs yaml-0.1 libsystemd) -laio -pthread; \
+			$$(pkg-config --libs yaml-0.1 libsystemd $(NET_PKGS)) -laio -pthread; \
 		mkdir -p build-fuzz/$$n.corpus; \
 		cp -n tests/fuzz/corpus/$$n/* build-fuzz/$$n.corpus/ 2>/dev/null || true; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \

@@ -184,3 +184,12 @@ int backend_trim(struct backend *be, uint32_t count, uint64_t offset)
 		return BE_EUNSUPP;
 	return be->ops->trim(be->handle, count, offset, 0);
 }
+
+int backend_ready(struct backend *be)
+{
+	const struct backend_ops *ops = be->ops;
+
+	if (!BACKEND_HAS(ops, ready))
+		return 0;
+	return ops->ready(be->handle);
+}

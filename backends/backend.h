@@ -58,6 +58,13 @@ enum backend_thread_model {
 struct backend_open_opts {
 	bool readonly;        /* open read-only even if writable */
 	uint32_t block_size;  /* the LUN's logical block size */
+	/* Per-source options: "key=value" strings, NULL-terminated; NULL
+	 * means none.  Owned by the caller, only read during open().  Keys
+	 * are backend-specific (docs/backends.md); a backend refuses keys it
+	 * does not know.  Values may be secrets (passwords, tokens, headers):
+	 * never log them.  A key given twice: the last one wins, except for
+	 * repeatable keys ("header"). */
+	const char *const *options;
 };
 
 struct backend;
@@ -94,6 +101,17 @@ struct backend_ops {
 	int (*flush)(void *handle, uint32_t flags);
 	int (*trim)(void *handle, uint32_t count, uint64_t offset,
 		    uint32_t flags);
+
+	/* Added for network media (fields past ops_size are NULL). */
+
+	/* Is the medium usable right now?  0 yes, BE_ERETRY while a lost
+	 * connection is being re-established, BE_ECHANGED when the object
+	 * changed under us, BE_ENOMEDIUM when it is gone.  Never blocks.
+	 * NULL means always ready. */
+	int (*ready)(void *handle);
+	/* Most requests the backend keeps in flight internally for one call
+	 * (informational, for status output); NULL means 1. */
+	unsigned (*max_in_flight)(void *handle);
 };
 
 /* An open instance: owned by whoever called backend_open(). */
@@ -124,8 +142,56 @@ int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
 int backend_flush(struct backend *be);
 int backend_trim(struct backend *be, uint32_t count, uint64_t offset);
 
+/* 0 when the medium can serve I/O now, else BE_ERETRY / BE_ECHANGED /
+ * BE_ENOMEDIUM (see backend_ops.ready).  Never blocks: TEST UNIT READY may
+ * call it. */
+int backend_ready(struct backend *be);
+
+/* Writes a copy of source fit for logs and status output into buf (always
+ * NUL-terminated, truncated to len) and returns buf: the URI userinfo
+ * ("user:password@") becomes "***@" and the values of query and fragment
+ * parameters whose names look secret (containing pass, token, secret, sig,
+ * key, auth, cred, psk, session) become "***".  Plain paths are unchanged. */
+const char *backend_redact(const char *source, char *buf, size_t len);
+
+/* Per-source options of one open: the caller's opts->options plus
+ * non-secret "key=value&key=value" options written in the URI fragment
+ * ("https://host/disk.img#ca-file=/etc/ca.pem").  Fragments are never sent
+ * to a server, so this is where options go when there is no config
+ * mapping.  The config's options win over the fragment's.
+ *
+ *   known:  the keys the backend accepts (NULL-terminated); anything else
+ *           is an open error naming the key (never its value).
+ *   secret: keys refused in the fragment (credentials come from options
+ *           only, so they never sit in a URI that gets logged or shown).
+ *
+ * On success *set holds a heap copy of the source without the fragment
+ * (set->uri) and the merged list; free with backend_optset_free(). */
+struct backend_optset {
+	char *uri;                /* source without "#fragment" */
+	const char **kv;          /* "key=value", NULL-terminated */
+	char *fragbuf;            /* storage behind the fragment's entries */
+};
+int backend_optset_init(struct backend_optset *set, const char *source,
+			const struct backend_open_opts *opts,
+			const char *const *known, const char *const *secret,
+			char *err, size_t errlen);
+void backend_optset_free(struct backend_optset *set);
+/* The value of the last `key`, or NULL. */
+const char *backend_opt_get(const struct backend_optset *set, const char *key);
+/* Parses an unsigned option in [min, max]; *out = def when absent.
+ * Returns 0, or BE_EOPEN with a message naming the key. */
+int backend_opt_uint(const struct backend_optset *set, const char *key,
+		     unsigned def, unsigned min, unsigned max, unsigned *out,
+		     char *err, size_t errlen);
+/* Parses 0/1/true/false/yes/no; *out = def when absent. */
+int backend_opt_bool(const struct backend_optset *set, const char *key,
+		     bool def, bool *out, char *err, size_t errlen);
+
 /* The registered backends, one line each in registry.c. */
 extern const struct backend_ops backend_file_ops;
 extern const struct backend_ops backend_example_ops;
+extern const struct backend_ops backend_nbd_ops;    /* nbd.c, libnbd */
+extern const struct backend_ops backend_http_ops;   /* http.c, libcurl */
 
 #endif

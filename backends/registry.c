@@ -11,6 +11,8 @@
 static const struct backend_ops *const backend_table[] = {
 	&backend_file_ops,
 	&backend_example_ops,
+	&backend_nbd_ops,
+	&backend_http_ops,
 };
 
 #define BACKEND_TABLE_LEN (sizeof backend_table / sizeof backend_table[0])

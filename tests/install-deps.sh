@@ -7,12 +7,14 @@
 #   tests/install-deps.sh --build    just what building netstickd needs
 set -euo pipefail
 
-BUILD_PKGS=(build-essential pkg-config libyaml-dev libaio-dev libsystemd-dev)
+BUILD_PKGS=(build-essential pkg-config libyaml-dev libaio-dev libsystemd-dev
+	libnbd-dev libcurl4-openssl-dev)
 TEST_PKGS=(
 	clang libclang-rt-14-dev valgrind            # sanitizers, fuzzers
 	qemu-system-x86 busybox-static kmod cpio     # the VM harness
 	sg3-utils fio dosfstools e2fsprogs mtools    # host-side tools in the VM
 	util-linux eject usbutils
+	nbdkit qemu-utils nginx-light openssl python3 # backend tests (real servers)
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -1,0 +1,106 @@
+/* http.h — internals of the HTTP(S) backend, shared by http.c (options,
+ * open, ops), http-io.c (range transfers on a curl multi handle) and
+ * http-parse.c (header values we parse ourselves). */
+#ifndef NS_HTTP_H
+#define NS_HTTP_H
+
+#include "backend.h"
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HTTP_MAX_CONNS 16
+
+/* Per-source options (docs/backends.md lists the keys). */
+struct http_cfg {
+	char *url;                  /* the source without its #fragment */
+	unsigned connections;       /* requests in flight, 1..16 */
+	unsigned timeout_ms;        /* deadline of one call, retries included */
+	unsigned connect_timeout_ms;
+	unsigned low_speed_s;       /* abort a transfer stalled this long */
+	unsigned chunk;             /* smallest piece a read is split into */
+	unsigned max_redirects;
+	bool http2;                 /* offer HTTP/2 over TLS (ALPN) */
+	bool insecure;              /* skip TLS verification: explicit only */
+	char *ca_file, *ca_path, *client_cert, *client_key;
+	char *user, *password, *bearer;   /* secrets: never logged */
+	struct curl_slist *headers;       /* "header" options: secrets too */
+};
+
+/* Why a request failed.  The retryable ones are retried with backoff
+ * until the call's deadline; the others end the call at once. */
+enum http_fail {
+	HTTP_OK = 0,
+	HTTP_FAIL_CONN,      /* connect, reset, stall, TLS handshake cut */
+	HTTP_FAIL_BUSY,      /* 408, 429, 503, 504 */
+	HTTP_FAIL_5XX,       /* other 5xx */
+	HTTP_FAIL_SHORT,     /* body shorter than the range */
+	HTTP_FAIL_FATAL,     /* first non-retryable value */
+	HTTP_FAIL_NORANGE = HTTP_FAIL_FATAL, /* 200: Range ignored */
+	HTTP_FAIL_BADRANGE,  /* Content-Range is not the range asked */
+	HTTP_FAIL_LONG,      /* more bytes than asked */
+	HTTP_FAIL_CHANGED,   /* ETag, Last-Modified or size differ */
+	HTTP_FAIL_GONE,      /* 404, 410 */
+	HTTP_FAIL_STATUS,    /* any other unexpected status */
+	HTTP_FAIL_TLS,       /* certificate refused */
+	HTTP_FAIL_CURL,      /* any other libcurl error */
+};
+
+enum http_kind { HTTP_REQ_HEAD, HTTP_REQ_RANGE };
+
+struct http_media;
+
+/* One request slot with its own easy handle (reused: keeps its
+ * connection in the multi handle's pool). */
+struct http_req {
+	struct http_media *m;
+	CURL *easy;
+	enum http_kind kind;
+	char *buf;
+	uint64_t off;
+	uint32_t len, got;
+	uint64_t total;             /* from Content-Range */
+	bool active, done, checked;
+	unsigned attempts;
+	int64_t retry_at;           /* ms, CLOCK_MONOTONIC */
+	enum http_fail fail;
+	long status;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_media {
+	struct http_cfg cfg;
+	char redacted[256];
+	CURLM *multi;
+	struct http_req req[HTTP_MAX_CONNS];
+	uint64_t size;              /* pinned at open; 0 while probing */
+	char *etag, *last_modified; /* pinned at open, or NULL */
+	bool changed;               /* sticky: the object changed */
+	long http_version;          /* CURL_HTTP_VERSION_* seen at open */
+};
+
+/* http-io.c */
+int64_t http_now_ms(void);
+/* Sets up req[i]'s easy handle with the source's options.  0 or -1. */
+int http_req_init(struct http_media *m, struct http_req *r);
+/* Runs r[0..n) (already filled: kind, buf, off, len) until all succeed, one
+ * fails for good, or the deadline passes.  Returns 0 or the failure of the
+ * first request that did not succeed (r->fail, r->status, r->errbuf). */
+int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
+		  int64_t deadline_ms, struct http_req **failed);
+/* The backend error for a failure at the end of a call. */
+int http_fail_to_err(enum http_fail f);
+const char *http_fail_name(enum http_fail f);
+/* A response header of the last request, or NULL. */
+const char *http_header(CURL *easy, const char *name);
+
+/* http-parse.c: "bytes FIRST-LAST/TOTAL" (RFC 9110 14.4) with a known
+ * total; strict, no whitespace games beyond what the RFC allows.
+ * Returns 0 or -1. */
+int http_parse_content_range(const char *s, uint64_t *first, uint64_t *last,
+			     uint64_t *total);
+/* True when an Accept-Ranges value lists "bytes" (case-insensitive). */
+bool http_accepts_bytes(const char *s);
+
+#endif
