@@ -269,6 +269,9 @@ static struct http_req *http_reap(struct http_media *m, int64_t deadline)
 			r->done = true;
 			continue;
 		}
+		r->last_fail = r->fail;
+		r->last_status = r->status;
+		memcpy(r->last_err, r->errbuf, sizeof r->last_err);
 		unsigned ms = HTTP_BACKOFF_MIN_MS << (r->attempts < 5 ? r->attempts - 1 : 4);
 		r->retry_at = http_now_ms() + (ms > HTTP_BACKOFF_MAX_MS ? HTTP_BACKOFF_MAX_MS : ms);
 		log_debug(LOG_MOD_BACKEND, "http: %s: bytes %" PRIu64 "+%u: %s "
@@ -307,6 +310,26 @@ static bool http_all_done(const struct http_req *r, unsigned n)
 	return true;
 }
 
+/* Explains a request that had not succeeded by the deadline: the last
+ * failed attempt if there was one, else "no response in time". */
+static struct http_req *http_unfinished(struct http_media *m,
+					struct http_req *r)
+{
+	if (r->fail != HTTP_OK && !r->active)
+		return r;                 /* failed, retry pending */
+	if (r->last_fail != HTTP_OK) {
+		r->fail = r->last_fail;
+		r->status = r->last_status;
+		memcpy(r->errbuf, r->last_err, sizeof r->errbuf);
+	} else {
+		r->fail = HTTP_FAIL_CONN;
+		r->status = 0;
+		snprintf(r->errbuf, sizeof r->errbuf,
+			 "no response within %u ms", m->cfg.timeout_ms);
+	}
+	return r;
+}
+
 int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
 		  int64_t deadline, struct http_req **failed)
 {
@@ -317,6 +340,7 @@ int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
 		r[k].done = r[k].active = false;
 		r[k].attempts = 0;
 		r[k].retry_at = 0;
+		r[k].last_fail = HTTP_OK;
 	}
 	while (!http_all_done(r, n)) {
 		int64_t left = deadline - http_now_ms();
@@ -330,11 +354,8 @@ int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
 				(int)(wait < 1 ? 1 : wait > 500 ? 500 : wait), NULL);
 	}
 	for (unsigned k = 0; k < n; k++) {
-		if (!bad && !r[k].done) {
-			bad = &r[k];
-			if (bad->fail == HTTP_OK)   /* still waiting: too slow */
-				bad->fail = HTTP_FAIL_CONN;
-		}
+		if (!bad && !r[k].done)
+			bad = http_unfinished(m, &r[k]);
 		http_req_stop(m, &r[k]);
 	}
 	if (failed)

@@ -64,9 +64,14 @@ struct http_req {
 	bool active, done, checked;
 	unsigned attempts;
 	int64_t retry_at;           /* ms, CLOCK_MONOTONIC */
-	enum http_fail fail;
+	enum http_fail fail;         /* of the current attempt */
 	long status;
 	char errbuf[CURL_ERROR_SIZE];
+	/* The last failed attempt, reported when the deadline passes while
+	 * a retry is under way. */
+	enum http_fail last_fail;
+	long last_status;
+	char last_err[CURL_ERROR_SIZE];
 };
 
 struct http_media {

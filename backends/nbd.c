@@ -165,6 +165,14 @@ static int nbd_send(struct nbd_media *m, enum nbd_op op, struct nbd_chunk *c,
 	return BE_ERETRY;
 }
 
+/* A command failed because its connection went away (libnbd retires the
+ * commands in flight with these when the server hangs up). */
+static bool nbd_conn_errno(int err)
+{
+	return err == ESHUTDOWN || err == ENOTCONN || err == ECONNRESET ||
+	       err == EPIPE || err == ECONNABORTED;
+}
+
 /* Maps a failed command's errno to a backend error. */
 static int nbd_cmd_error(enum nbd_op op, int err)
 {
@@ -190,6 +198,8 @@ static int nbd_collect(struct nbd_media *m, enum nbd_op op,
 		if (c[k].conn >= 0 && m->conn[c[k].conn]) {
 			struct nbd_handle *h = m->conn[c[k].conn];
 			r = nbd_aio_command_completed(h, c[k].cookie);
+			int e = r < 0 ? nbd_get_errno() : 0;
+			const char *msg = r < 0 ? nbd_get_error() : NULL;
 			if (r == 1) {
 				c[k].done = true;
 				continue;
@@ -198,9 +208,7 @@ static int nbd_collect(struct nbd_media *m, enum nbd_op op,
 				pending++;
 				continue;
 			}
-			if (!nbd_slot_dead(h)) {
-				int e = nbd_get_errno();
-				const char *msg = nbd_get_error();
+			if (!nbd_slot_dead(h) && !nbd_conn_errno(e)) {
 				log_warnx("nbd: %s: %s", m->redacted,
 					  msg ? msg : strerror(e));
 				return nbd_cmd_error(op, e);

@@ -69,8 +69,9 @@ wait_port() {
 	fail "nothing listens on port $1"
 }
 
+# SIGKILL: a crash.  (nbdkit's orderly SIGTERM waits for idle clients.)
 stop_pid() {
-	kill "$1" 2>/dev/null
+	kill -KILL "$1" 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 0
 }
