@@ -336,16 +336,27 @@ void fh_disable(struct fakehost *fh)
 	bot_disable(fh->bot);
 }
 
+/* The device acks the reset: it must be idle but for the next CBW read
+ * (or offline), and the host then clears both halts. */
 static void fh_reset_done(void *arg)
 {
 	struct fakehost *fh = arg;
 
+	if (!fh->reset_pending)
+		fh_violation(fh, "reset acked twice");
+	if (fh_inflight(fh, XPORT_EP_IN) || fh_inflight(fh, XPORT_EP_OUT) > 1)
+		fh_violation(fh, "reset acked with %u/%u transfers in flight",
+			     fh_inflight(fh, XPORT_EP_IN),
+			     fh_inflight(fh, XPORT_EP_OUT));
+	fh->reset_pending = false;
 	fh->resets_done++;
 	fh->halted[0] = fh->halted[1] = false;
 }
 
 void fh_reset(struct fakehost *fh)
 {
+	/* A new class request replaces one the device has not acked. */
+	fh->reset_pending = true;
 	bot_reset(fh->bot, fh_reset_done, fh);
 }
 

@@ -68,6 +68,7 @@ struct fakehost {
 	bool halted[2];                 /* endpoint stalled */
 	unsigned halts[2];              /* halt() calls so far */
 	unsigned resets_done;           /* reset done callbacks so far */
+	bool reset_pending;             /* a reset not acked yet */
 
 	unsigned violations;
 	char why[160];
