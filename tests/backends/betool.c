@@ -206,13 +206,33 @@ static int run_cmd(struct backend *be, char **argv, int argc, int *result)
 	return words;
 }
 
+/* Runs the commands in order; 1 if one failed, 3 on a usage error. */
+static int run_all(struct backend *be, char **argv, int argc)
+{
+	int failed = 0;
+
+	for (int i = 0; i < argc;) {
+		long long t0 = now_ms();
+		int r, used = run_cmd(be, argv + i, argc - i, &r);
+		if (used < 0) {
+			fprintf(stderr, "betool: bad command %s\n", argv[i]);
+			return 3;
+		}
+		printf("%s: %s (%lld ms)\n", argv[i], err_name(r), now_ms() - t0);
+		fflush(stdout);
+		failed |= r != 0;
+		i += used;
+	}
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	const char *opts_kv[BETOOL_MAX_OPTS + 1] = { NULL };
 	struct backend_open_opts o = { .block_size = 512, .options = opts_kv };
 	unsigned nopts = 0;
 	char err[512];
-	int c, failed = 0;
+	int c, failed;
 
 	log_init("betool", LOG_LVL_INFO);
 	if (argc == 3 && !strcmp(argv[1], "redact")) {
@@ -242,20 +262,7 @@ int main(int argc, char **argv)
 	}
 	printf("open: ok (%lld ms)\n", now_ms() - t0);
 	fflush(stdout);
-	for (int i = optind + 1; i < argc;) {
-		int r;
-		t0 = now_ms();
-		int used = run_cmd(be, argv + i, argc - i, &r);
-		if (used < 0) {
-			fprintf(stderr, "betool: bad command %s\n", argv[i]);
-			backend_close(be);
-			return 3;
-		}
-		printf("%s: %s (%lld ms)\n", argv[i], err_name(r), now_ms() - t0);
-		fflush(stdout);
-		failed |= r != 0;
-		i += used;
-	}
+	failed = run_all(be, argv + optind + 1, argc - optind - 1);
 	backend_close(be);
 	return failed;
 }
