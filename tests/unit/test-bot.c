@@ -26,10 +26,16 @@ static const struct fh_lun_cfg std_luns[] = {
 	{ .media = NULL },
 };
 
+/* Bus variant for the whole file: max packet size, and whether
+ * completions are reported in random order. */
+static unsigned bus_mp = 512;
+static bool bus_shuffle;
+
 static void up(void)
 {
-	if (fh_dev_init(&d, std_luns, 3, 16384, 4, 512) < 0)
+	if (fh_dev_init(&d, std_luns, 3, 16384, 4, bus_mp) < 0)
 		abort();
+	d.fh.shuffle = bus_shuffle;
 	fh_dev_clear_ua(&d);
 }
 
@@ -580,6 +586,77 @@ TEST(test_bot_long_cb_length_accepted)
 	down();
 }
 
+/* --- the cases on other buses ------------------------------------------ */
+
+static void (*const all_cases[])(void) = {
+	test_bot_case01_hn_eq_dn, test_bot_case02_hn_lt_di,
+	test_bot_case03_hn_lt_do, test_bot_case04_hi_gt_dn,
+	test_bot_case05_hi_gt_di, test_bot_case05_hi_gt_di_read,
+	test_bot_case06_hi_eq_di, test_bot_case07_hi_lt_di,
+	test_bot_case08_hi_ne_do, test_bot_case09_ho_gt_dn,
+	test_bot_case10_ho_ne_di, test_bot_case11_ho_gt_do,
+	test_bot_case12_ho_eq_do, test_bot_case13_ho_lt_do,
+	test_bot_case13_partial_block_not_written,
+};
+
+TEST(test_bot_all_cases_superspeed)
+{
+	bus_mp = 1024;
+	for (size_t i = 0; i < sizeof all_cases / sizeof all_cases[0]; i++)
+		all_cases[i]();
+	bus_mp = 512;
+}
+
+TEST(test_bot_all_cases_completions_out_of_order)
+{
+	bus_shuffle = true;
+	for (size_t i = 0; i < sizeof all_cases / sizeof all_cases[0]; i++)
+		all_cases[i]();
+	bus_shuffle = false;
+}
+
+/* --- setup and counters ------------------------------------------------ */
+
+TEST(test_bot_init_rejects_bad_geometry)
+{
+	struct scsi_target t = { NULL, 0 };
+	struct bot b;
+
+	CHECK_EQ(bot_init(&b, &t, &fh_xport_ops, NULL, 16384, 0), -1);
+	CHECK_EQ(bot_init(&b, &t, &fh_xport_ops, NULL, 16384,
+			  BOT_MAX_DEPTH + 1), -1);
+	CHECK_EQ(bot_init(&b, &t, &fh_xport_ops, NULL, 1000, 4), -1);
+	CHECK_EQ(bot_init(&b, &t, &fh_xport_ops, NULL, 0, 4), -1);
+	CHECK_EQ(bot_init(&b, &t, &fh_xport_ops, NULL, 4096, BOT_MAX_DEPTH),
+		 0);
+	CHECK_EQ(b.out_free, (1u << BOT_MAX_DEPTH) - 1);
+	bot_fini(&b);
+}
+
+TEST(test_bot_state_names)
+{
+	CHECK_STR(bot_state_name(BOT_OFFLINE), "offline");
+	CHECK_STR(bot_state_name(BOT_WEDGED), "wedged");
+	CHECK_STR(bot_state_name(BOT_DRAIN), "drain");
+	CHECK_STR(bot_state_name((enum bot_state)99), "?");
+}
+
+TEST(test_bot_stats_count_commands_and_phase_errors)
+{
+	uint8_t cdb[10];
+
+	up();
+	check_in_step();
+	rw10(cdb, 0x28, 0, 1);
+	fh_command(&d.fh, 0, cdb, 10, FH_NONE, 0, NULL);        /* case 2 */
+	fh_command(&d.fh, 0, cdb, 10, FH_OUT, 512, NULL);       /* case 10 */
+	CHECK_EQ(d.bot.stats.commands, 3);
+	CHECK_EQ(d.bot.stats.phase_errors, 2);
+	CHECK_EQ(d.bot.stats.invalid_cbws, 0);
+	CHECK_EQ(d.bot.stats.resets, 0);
+	down();
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_WARN);
@@ -610,5 +687,10 @@ int main(void)
 	RUN(test_bot_invalid_cbw_cb_length_17);
 	RUN(test_bot_invalid_cbw_long_transfer);
 	RUN(test_bot_long_cb_length_accepted);
+	RUN(test_bot_all_cases_superspeed);
+	RUN(test_bot_all_cases_completions_out_of_order);
+	RUN(test_bot_init_rejects_bad_geometry);
+	RUN(test_bot_state_names);
+	RUN(test_bot_stats_count_commands_and_phase_errors);
 	return test_summary();
 }
