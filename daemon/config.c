@@ -763,6 +763,8 @@ static const struct cfg_key cfg_usb_keys[] = {
 	KEY_U32("transfer_size", struct config_usb, transfer_size,
 		4096, 4 * 1024 * 1024, cfg_check_4k),
 	KEY_U32("queue_depth", struct config_usb, queue_depth, 1, 16, NULL),
+	KEY_U32("realtime_priority", struct config_usb, realtime_priority,
+		0, 99, NULL),
 	KEY_END
 };
 CFG_TABLE_CHECK(cfg_usb_keys);
@@ -828,6 +830,7 @@ static int cfg_defaults(struct config *cfg)
 	g->manage = true;
 	cfg->usb.transfer_size = 128 * 1024;
 	cfg->usb.queue_depth = 4;
+	cfg->usb.realtime_priority = 10;
 	cfg->nluns = 1;
 	cfg_lun_defaults(&cfg->luns[0]);
 	return g->name && g->udc && g->manufacturer && g->product &&

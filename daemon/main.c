@@ -20,10 +20,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -143,6 +145,22 @@ static int setup_signals(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	return d->sigfd < 0 ? -1 : 0;
+}
+
+/* The USB thread is latency-bound: every command waits for it.  Real-time
+ * scheduling and locked memory keep it from being scheduled late or
+ * faulting pages in on the data path. */
+static void setup_realtime(const struct config *cfg)
+{
+	struct sched_param sp = { .sched_priority = (int)cfg->usb.realtime_priority };
+
+	if (cfg->usb.realtime_priority == 0)
+		return;
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
+		log_warn("cannot use real-time priority %d (needs CAP_SYS_NICE); "
+			 "continuing with normal scheduling", sp.sched_priority);
+	if (mlockall(MCL_CURRENT) < 0)
+		log_debug(LOG_MOD_FFS, "mlockall: %s", strerror(errno));
 }
 
 static int setup_luns(struct daemon *d)
@@ -306,6 +324,7 @@ static int run_daemon(struct daemon *d)
 	if (setup_luns(d) < 0)
 		return 1;
 	if (start_usb(d) == 0) {
+		setup_realtime(d->cfg);
 		sd_notify(0, "READY=1\nSTATUS=serving");
 		log_info("netstickd %s ready: %u LUN%s", NETSTICK_VERSION,
 			 d->cfg->nluns, d->cfg->nluns == 1 ? "" : "s");

@@ -135,6 +135,7 @@ TEST(test_config_missing_luns_gives_one_empty_lun)
 	if (!cfg)
 		return;
 	CHECK_EQ(cfg->usb.queue_depth, 16);
+	CHECK_EQ(cfg->usb.realtime_priority, 10);
 	CHECK_EQ(cfg->nluns, 1);
 	check_default_lun(&cfg->luns[0]);
 	config_free(cfg);
