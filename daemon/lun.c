@@ -271,6 +271,18 @@ int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	return r;
 }
 
+int lun_ready(struct lun *l, uint32_t gen)
+{
+	int r;
+
+	pthread_mutex_lock(&l->lock);
+	r = lun_check_gen_locked(l, gen);
+	if (r == 0)
+		r = backend_ready(l->be);
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
 int lun_flush(struct lun *l, uint32_t gen)
 {
 	int r;

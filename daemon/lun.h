@@ -122,6 +122,9 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	      uint64_t offset, bool fua);
 int lun_flush(struct lun *l, uint32_t gen);
+/* Whether the media can serve I/O right now (a network backend may be
+ * reconnecting: BE_ERETRY).  Never blocks. */
+int lun_ready(struct lun *l, uint32_t gen);
 int lun_trim(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset);
 
 #endif

@@ -320,7 +320,18 @@ struct scsi_op {
 		call;                                                       \
 	}
 
-SCSI_ADAPT(op_tur, (void)c)
+/* TEST UNIT READY asks the backend too: a network backend that is
+ * reconnecting answers NOT READY, BECOMING READY so hosts retry. */
+static void scsi_test_unit_ready(struct lun *l, struct scsi_cmd *c,
+				 const struct lun_snapshot *s)
+{
+	int r = lun_ready(l, s->media_gen);
+
+	if (r < 0)
+		scsi_fail(c, sense_from_backend(r, false));
+}
+
+SCSI_ADAPT(op_tur, scsi_test_unit_ready(l, c, s))
 SCSI_ADAPT(op_request_sense, scsi_request_sense(l, c))
 SCSI_ADAPT(op_inquiry, scsi_inquiry(t, l, c))
 SCSI_ADAPT(op_read, scsi_read(l, c, s))
