@@ -90,10 +90,14 @@ check-backends: $(BUILD)/tests/betool
 check-vm: $(BUILD)/netstickd
 	tests/vm/check.sh
 
+# Every stage runs even if an earlier one failed; the exit status says
+# whether all passed.
+CHECK_STAGES := check-unit check-backends check-vm
+
 check: deps
-	@$(MAKE) --no-print-directory check-unit
-	@$(MAKE) --no-print-directory check-backends
-	@$(MAKE) --no-print-directory check-vm
+	@rc=0; for t in $(CHECK_STAGES); do \
+		$(MAKE) --no-print-directory $$t || rc=1; \
+	done; exit $$rc
 
 check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -137,3 +141,6 @@ install: $(BUILD)/netstickd
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# Keep intermediate objects (tests/unit helpers) between runs.
+.SECONDARY:
