@@ -135,15 +135,18 @@ static bool clean(const struct fh_dev *d)
 	       fh->queue[XPORT_EP_OUT]->pos == 0;
 }
 
+/* sent: OUT bytes the host meant to send (len unless it stopped early). */
 static void check_command(const struct fh_dev *d, const struct fh_result *r,
-			  uint32_t len)
+			  uint32_t len, uint32_t sent)
 {
 	if (!r->csw_ok || !r->tag_ok || r->babble || !r->cbw_queued)
 		fuzz_fail("well-formed command did not end in a CSW", &d->fh);
 	if (r->status > BOT_CSW_PHASE_ERROR || r->residue > len)
 		fuzz_fail("bad CSW status or residue", &d->fh);
-	if (!r->halted_in && !r->halted_out && r->data_len != len)
+	if (!r->halted_in && !r->halted_out && r->data_len != sent)
 		fuzz_fail("data phase shorter than the host's length", &d->fh);
+	if (sent < len && r->status != BOT_CSW_PHASE_ERROR)
+		fuzz_fail("host ended OUT data early: no phase error", &d->fh);
 	if (!clean(d))
 		fuzz_fail("device not idle after a command", &d->fh);
 }
@@ -230,12 +233,18 @@ static void step_command(struct fh_dev *d, struct input *in)
 	enum fh_dir dir = len == 0 ? FH_NONE : flags & 1 ? FH_IN : FH_OUT;
 
 	bool was_clean = clean(d);
+	uint32_t sent = len;
 	struct fh_result r;
 
+	/* Bit 6: the host ends its OUT data early (a short packet). */
+	if ((flags & 0x40) && dir == FH_OUT && len > 1)
+		sent = 1 + in_u16(in) % (len - 1);
 	memset(out, flags, sizeof out);
+	d->fh.out_stop = sent;
 	r = fh_command(&d->fh, (flags >> 1) % 3, cdb, cdb_len, dir, len, out);
+	d->fh.out_stop = 0;
 	if (was_clean)
-		check_command(d, &r, len);
+		check_command(d, &r, len, dir == FH_OUT ? sent : len);
 }
 
 static void step_out(struct fh_dev *d, struct input *in)

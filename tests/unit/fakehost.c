@@ -433,7 +433,16 @@ static void fh_data_in(struct fakehost *fh, uint32_t len, struct fh_result *r)
 static void fh_data_out(struct fakehost *fh, const uint8_t *d, uint32_t len,
 			struct fh_result *r)
 {
-	enum fh_xres x = fh_send_all(fh, d, len, &r->data_len);
+	uint32_t n = fh->out_stop && fh->out_stop < len ? fh->out_stop : len;
+	enum fh_xres x = fh_send_all(fh, d, n, &r->data_len);
+
+	/* A host that stops early ends its transfer: with a short packet,
+	 * or a zero-length one after a whole number of packets. */
+	if (x == FH_OK && n < len && n % fh->maxpacket == 0) {
+		uint32_t zlp;
+
+		x = fh_send_all(fh, NULL, 0, &zlp);
+	}
 
 	if (x == FH_STALL)
 		fh_clear_halt(fh, XPORT_EP_OUT);

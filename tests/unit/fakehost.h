@@ -74,6 +74,8 @@ struct fakehost {
 	char why[160];
 
 	uint32_t next_tag;              /* dCBWTag of the next fh_command */
+	uint32_t out_stop;              /* fh_command's host sends only this
+	                                 * much OUT data (0: all of it) */
 	uint8_t *in;                    /* data of the last fh_command */
 	size_t in_cap;
 };
