@@ -379,6 +379,32 @@ TEST(test_scsi_verify_read_error_reports_lba)
 	unlink(img);
 }
 
+/* WRITE with FUA on a file-backed LUN (RWF_DSYNC writes) lands in the
+ * image file itself. */
+TEST(test_scsi_write_fua_file_backed)
+{
+	static const uint8_t w[10] = { 0x2a, 0x08, 0, 0, 0, 3, 0, 0, 2, 0 };
+	struct fh_lun_cfg luns[1] = { { .media = make_sparse(1 << 20) } };
+	uint8_t data[1024], back[1024];
+	struct fh_result r;
+	int fd;
+
+	if (fh_dev_init(&d, luns, 1, 16384, 4, 512) < 0)
+		abort();
+	fh_dev_clear_ua(&d);
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i ^ 0xa5);
+	r = fh_command(&d.fh, 0, w, 10, FH_OUT, sizeof data, data);
+	CHECK_EQ(r.status, BOT_CSW_GOOD);
+	fd = open(img, O_RDONLY);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, back, sizeof back, 3 * 512), (ssize_t)sizeof back);
+	close(fd);
+	CHECK(memcmp(back, data, sizeof data) == 0);
+	down();
+	unlink(img);
+}
+
 /* --- capacity above 2^32 blocks ---------------------------------------- */
 
 #define BIG_SIZE (3ull << 40)                   /* 3 TiB */
@@ -500,6 +526,7 @@ int main(void)
 	RUN(test_scsi_read_write_all_cdb_sizes);
 	RUN(test_scsi_read_write_4k_blocks);
 	RUN(test_scsi_verify_read_error_reports_lba);
+	RUN(test_scsi_write_fua_file_backed);
 	RUN(test_scsi_read_capacity_above_2tib);
 	RUN(test_scsi_mode_sense_block_count_above_2tib);
 	RUN(test_scsi_read_write16_above_2tib);
