@@ -481,7 +481,9 @@ void bot_reset(struct bot *b, void (*done)(void *), void *arg)
 	b->stats.resets++;
 	b->reset_done = done;
 	b->reset_arg = arg;
-	if (b->state == BOT_OFFLINE) {
+	/* Offline or on the way there: nothing to restart, just answer. */
+	if (b->state == BOT_OFFLINE ||
+	    (b->state == BOT_DRAIN && b->after_drain == BOT_OFFLINE)) {
 		if (done)
 			done(arg);
 		return;
