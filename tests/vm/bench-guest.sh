@@ -9,17 +9,22 @@
 #   cpu-s-per-gib         CPU seconds (utime+stime) of the serving process
 #                         per GiB moved, over the three jobs: netstickd's
 #                         PID, or the kernel's "file-storage" thread
-# Writes $NETSTICK_VM_RESULTS/bench.tsv: speed side figure value.
+# The sides take turns, NETSTICK_BENCH_REPS times (default 3), so that a
+# noisy neighbour on the machine hits both; bench.tsv has the medians:
+#   $NETSTICK_VM_RESULTS/bench.tsv   speed side figure value
+#   $NETSTICK_VM_RESULTS/raw.tsv     speed side rep figure value
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-SECONDS_PER_JOB=${NETSTICK_BENCH_SECONDS:-10}
+SECONDS_PER_JOB=${NETSTICK_BENCH_SECONDS:-5}
+REPS=${NETSTICK_BENCH_REPS:-3}
 IMG_MIB=${NETSTICK_BENCH_MIB:-512}
 IMG=$NSVM_TMP/bench.img
 TSV=$NSVM_RESULTS/bench.tsv
+RAW=$NSVM_RESULTS/raw.tsv
 CLK_TCK=$(getconf CLK_TCK)
 GADGET_PRODUCT="Bench Disk"
 
@@ -55,12 +60,25 @@ fio_job() {
 		printf "%.1f %.0f %d\n", bw * 1024 / 1e6, iops, kib }' <<<"$out"
 }
 
-put() { printf '%s\t%s\t%s\t%s\n' "$SPEED" "$SIDE" "$1" "$2" >>"$TSV"; }
+put() { printf '%s\t%s\t%s\t%s\t%s\n' "$SPEED" "$SIDE" "$REP" "$1" "$2" >>"$RAW"; }
+
+# raw.tsv -> bench.tsv: the median over the repetitions ("n/a" if any).
+medians() {
+	sort -t$'\t' -k1,1 -k2,2 -k4,4 -k5,5g "$RAW" | awk -F'\t' '
+		function flush() {
+			if (n) print key "\t" (na ? "n/a" : v[int((n + 1) / 2)])
+			n = 0; na = 0
+		}
+		{ k = $1 "\t" $2 "\t" $4 }
+		k != key { flush(); key = k }
+		{ v[++n] = $5; if ($5 == "n/a") na = 1 }
+		END { flush() }'
+}
 
 bench_side() {
 	local pid c0 c1 kib=0 mbps iops k
 	SIDE=$1
-	log "$SIDE at $SPEED speed"
+	log "$SIDE at $SPEED speed, run $REP of $REPS"
 	gadget_start "$SIDE" "media=$IMG"
 	DISK=$(disk_wait 0 30) || { log "$SIDE: no disk"; gadget_stop "$SIDE" || true; return 0; }
 	disk_wait_size "$DISK" 20
@@ -102,7 +120,7 @@ set_speed() {
 
 main() {
 	local speeds=(high super) sides=(netstickd kernel) s side
-	: >"$TSV"
+	: >"$RAW"
 	echo 0 >/sys/module/usb_storage/parameters/delay_use
 	if ! netstickd_available; then
 		echo "# $NETSTICKD missing (run make): kernel gadget only"
@@ -111,10 +129,13 @@ main() {
 	head -c "$((IMG_MIB << 20))" /dev/urandom >"$IMG"
 	for s in "${speeds[@]}"; do
 		set_speed "$s"
-		for side in "${sides[@]}"; do
-			bench_side "$side"
+		for ((REP = 1; REP <= REPS; REP++)); do
+			for side in "${sides[@]}"; do
+				bench_side "$side"
+			done
 		done
 	done
+	medians >"$TSV"
 	cat "$TSV"
 }
 

@@ -7,7 +7,8 @@
 # Writes DIR/bench.json and DIR/bench.md (default build/vm-results/bench);
 # the markdown table can be pasted into docs/performance.md.  Figures are
 # only comparable within one run: under TCG the guest CPU is the ceiling.
-# NETSTICK_BENCH_SECONDS (per fio job, default 10) and NETSTICK_BENCH_MIB
+# NETSTICK_BENCH_SECONDS (per fio job, default 5), NETSTICK_BENCH_REPS
+# (turns per side, default 3; medians are reported) and NETSTICK_BENCH_MIB
 # (image size, default 512) are passed to the guest.
 set -euo pipefail
 
@@ -41,11 +42,13 @@ to_markdown() {
 	echo "| speed | figure | netstickd | kernel | netstickd/kernel |"
 	echo "| --- | --- | ---: | ---: | ---: |"
 	awk -F'\t' '
-		!(($1, $3) in seen) { seen[$1, $3] = 1; order[++n] = $1 SUBSEP $3 }
+		BEGIN { nf = split("seq-read-MBps seq-write-MBps rand-read-4k-qd1-IOPS cpu-s-per-GiB", fig, " ") }
+		!($1 in seen) { seen[$1] = 1; speed[++ns] = $1 }
 		{ v[$1, $3, $2] = $4 }
 		END {
-			for (i = 1; i <= n; i++) {
-				split(order[i], k, SUBSEP)
+			for (i = 1; i <= ns; i++) for (j = 1; j <= nf; j++) {
+				k[1] = speed[i]; k[2] = fig[j]
+				if (!((k[1], k[2], "netstickd") in v) && !((k[1], k[2], "kernel") in v)) continue
 				a = v[k[1], k[2], "netstickd"]; b = v[k[1], k[2], "kernel"]
 				if (a == "") a = "n/a"
 				if (b == "") b = "n/a"
@@ -66,8 +69,9 @@ main() {
 	{
 		echo "Measured $(date -u +%Y-%m-%d) by tests/vm/bench.sh: QEMU $([[ ${#KVM[@]} -gt 0 ]] && echo KVM || echo TCG), dummy_hcd,"
 		echo "tmpfs image, fio 1 MiB O_DIRECT sequential and 4 KiB QD1 random reads,"
-		echo "${NETSTICK_BENCH_SECONDS:-10} s per job. CPU: utime+stime of netstickd, or of the kernel's"
-		echo "file-storage thread, per GiB moved."
+		echo "${NETSTICK_BENCH_SECONDS:-5} s per job, median of ${NETSTICK_BENCH_REPS:-3} alternating runs per side."
+		echo "CPU: utime+stime of netstickd, or of the kernel's file-storage thread,"
+		echo "per GiB moved. Compare ratios, not absolute figures (TCG guest)."
 		echo
 		to_markdown "$RESULTS/bench.tsv"
 	} >"$RESULTS/bench.md"

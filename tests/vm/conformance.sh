@@ -224,14 +224,25 @@ refresh_disk() {
 	fi
 }
 
+# stop_group NAME [io]: stop the gadget (with "io": while the host reads).
 stop_group() {
-	local name=$1
+	local name=$1 io=${2:-} reader= t0=$EPOCHREALTIME
 	[[ -n $SKIP_ALL ]] && { record "$name" SKIP "$SKIP_ALL" >/dev/null; return 0; }
+	if [[ $io == io && -z $GROUP_BROKEN ]]; then
+		dd if="$DEV" of=/dev/null bs=1M iflag=direct status=none 2>/dev/null &
+		reader=$!
+		sleep 0.5
+	fi
 	if check_stop; then
-		record "$name" PASS
+		record "$name" PASS "" "$(elapsed "$t0")"
 	else
-		record "$name" FAIL "$STOP_WHY"
+		record "$name" FAIL "$STOP_WHY" "$(elapsed "$t0")"
+		[[ $CHECK_SIDE == netstickd && -n $NETSTICKD_LOG ]] && tail -n 10 "$NETSTICKD_LOG" | sed 's/^/    netstickd| /'
 		gadget_force_cleanup
+	fi
+	if [[ -n $reader ]]; then
+		kill_tree "$reader"
+		wait "$reader" 2>/dev/null || true
 	fi
 	disk_wait_gone 10 || true
 	GROUP_BROKEN=
@@ -355,6 +366,74 @@ t_mode_sense10() {
 	grep -q "WP=0" <<<"$out" || fail "WP bit set on a writable LUN"
 }
 
+t_mode_sense_caching() { sg_modes -p 0x08 "$SG"; }
+
+t_mode_sense_bad_page() {	# page 0x05 (flexible disk) is not a disk's
+	expect_sense "Illegal Request" "Invalid field in cdb" \
+		sg_raw -r 252 "$SG" 1a 00 05 00 fc 00
+}
+
+# Windows sends REQUEST SENSE with a 12-byte CDB, SeaBIOS everything with 12.
+t_cdb_longer_than_needed() {
+	sg_raw -r 18 "$SG" 03 00 00 00 12 00 00 00 00 00 00 00
+	sg_raw "$SG" 00 00 00 00 00 00 00 00 00 00 00 00
+	sg_raw -r 36 "$SG" 12 00 00 00 24 00 00 00 00 00 00 00
+}
+
+t_inquiry_alloc() {	# t_inquiry_alloc LEN: any allocation length works
+	sg_raw -r "$1" "$SG" 12 00 00 $(printf '%02x %02x' $(($1 >> 8)) $(($1 & 255))) 00
+	tur
+}
+
+# ---------------------------------------------------------------- checks: BOT cases
+# The thirteen cases of the Bulk-Only spec where host and device disagree on
+# the data phase.  The command may fail, but the device must answer, keep
+# its data, and work afterwards.
+
+# After a phase disagreement: ready again, and block 0 still right.
+still_works() {
+	local f=$NSVM_TMP/blk.$$
+	tur || fail "not ready after the phase error"
+	read_block_sg 0 "$f"
+	same_block "$f" 0
+}
+
+t_bot_hi_gt_di() {	# Hi > Di: 1024 expected, 512 sent, residue 512
+	local out
+	out=$(sg_raw -v -r 1024 "$SG" 28 00 00 00 00 00 00 00 01 00 2>&1) || { echo "$out"; fail "READ failed"; }
+	echo "$out"
+	still_works
+}
+
+t_bot_hi_lt_di() {	# Hi < Di: 512 expected, device has 1024
+	sg_raw -r 512 "$SG" 28 00 00 00 00 00 00 00 02 00 || echo "command failed (allowed)"
+	still_works
+}
+
+t_bot_hn_lt_di() {	# Hn < Di: no data expected, device has 512
+	sg_raw "$SG" 28 00 00 00 00 00 00 00 01 00 || echo "command failed (allowed)"
+	still_works
+}
+
+t_bot_ho_gt_do() {	# Ho > Do: host sends 1024 bytes for a 1-block WRITE
+	local in=$NSVM_TMP/in.$$ next
+	head -c 1024 /dev/urandom >"$in"
+	next=$(sha_range "$IMG" $((101 * 512)) 512)
+	sg_raw -s 1024 -i "$in" "$SG" 2a 00 $(be32 100) 00 00 01 00 || echo "command failed (allowed)"
+	sg_sync "$SG" || true
+	[[ $(sha_range "$IMG" $((101 * 512)) 512) == "$next" ]] || fail "the excess data overwrote block 101"
+	still_works
+}
+
+t_bot_ho_lt_do() {	# Ho < Do: 512 bytes sent for a 2-block WRITE
+	local in=$NSVM_TMP/in.$$
+	head -c 512 /dev/urandom >"$in"
+	sg_raw -s 512 -i "$in" "$SG" 2a 00 $(be32 300) 00 00 02 00 || echo "command failed (allowed)"
+	still_works
+}
+
+t_read_zero_length() { sg_raw "$SG" 28 00 00 00 00 00 00 00 00 00; }
+
 # ---------------------------------------------------------------- checks: data
 
 t_read_lba() {	# t_read_lba LBA
@@ -410,6 +489,15 @@ t_write16() {
 	sg_sync "$SG"
 	same_block "$in" "$lba"
 }
+
+t_write_fua() {	# WRITE(10) with FUA: in the backing file with no SYNCHRONIZE
+	local in=$NSVM_TMP/in.$$
+	head -c 512 /dev/urandom >"$in"
+	sg_raw -s 512 -i "$in" "$SG" 2a 08 $(be32 200) 00 00 01 00
+	same_block "$in" 200
+}
+
+t_sync_cache16() { sg_raw "$SG" 91 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00; }
 
 t_verify() { sg_verify -v --lba=0 --count=16 "$SG"; }
 t_sync_cache() { sg_sync -v "$SG"; }
@@ -489,6 +577,18 @@ t_load_start_stop() {
 	t_read_lba 0
 }
 
+t_load_unit_attention() {	# eject, load: the first TUR reports 06/28/00
+	local out i
+	sg_prevent --allow "$SG"
+	sg_start --eject "$SG"
+	sg_start --load "$SG" || true
+	out=$(sg_raw "$SG" 00 00 00 00 00 00 2>&1) && fail "no unit attention after LOAD"
+	echo "$out"
+	grep -q "Sense key: Unit Attention" <<<"$out" || fail "expected UNIT ATTENTION"
+	grep -qi "medium may have changed" <<<"$out" || fail "expected 28/00"
+	tur || fail "not ready after the unit attention"
+}
+
 t_host_eject() {
 	requires eject
 	eject -v "$DEV"
@@ -509,6 +609,18 @@ t_lun1_full_checksum() {
 	b=$(sha <"$IMG2")
 	echo "lun1 $a image $b"
 	[[ $a == "$b" ]] || fail "LUN 1 content differs from its backing file"
+}
+
+t_two_luns_parallel() {
+	local a b pa pb
+	a=$NSVM_TMP/a.$$ b=$NSVM_TMP/b.$$
+	sha_range "$DEV" 0 $((16 << 20)) >"$a" &
+	pa=$!
+	sha_range "/dev/$SD1" 0 $((IMG2_MIB << 20)) >"$b" &
+	pb=$!
+	wait "$pa" && wait "$pb"
+	[[ $(cat "$a") == "$(sha_range "$IMG" 0 $((16 << 20)))" ]] || fail "LUN 0 data"
+	[[ $(cat "$b") == "$(sha <"$IMG2")" ]] || fail "LUN 1 data"
 }
 
 t_lun0_is_lun0() {
@@ -542,6 +654,9 @@ t_ro_write_refused() {
 # RESET_CMD; when the disk is back, the whole device must match the file.
 reset_during_io() {
 	local reset_cmd=$1 pid sd i
+	# A command lost in the reset is retried after the SCSI timeout (30 s by
+	# default, the same for both gadgets): keep that short.
+	echo 10 >"/sys/block/$DISK/device/timeout"
 	dd if="$DEV" of=/dev/null bs=1M iflag=direct status=none &
 	pid=$!
 	sleep 0.5
@@ -598,6 +713,11 @@ group_single() {
 	t test-request-sense-no-sense t_request_sense
 	t test-mode-sense-6-all-pages t_mode_sense6
 	t test-mode-sense-10-all-pages t_mode_sense10
+	t test-mode-sense-caching-page t_mode_sense_caching
+	t test-mode-sense-unsupported-page t_mode_sense_bad_page
+	t test-cdb-longer-than-needed t_cdb_longer_than_needed
+	t test-inquiry-alloc-5 t_inquiry_alloc 5
+	t test-inquiry-alloc-255 t_inquiry_alloc 255
 	t test-read-full-checksum t_read_full_checksum
 	t test-read-lba-0 t_read_lba 0
 	t test-read-last-lba t_read_lba $((BLOCKS - 1))
@@ -609,7 +729,15 @@ group_single() {
 	t test-write-last-lba t_write_lba $((BLOCKS - 1))
 	t test-write-past-end t_write_past_end
 	t test-write-16 t_write16
+	t test-write-fua-reaches-media t_write_fua
+	t test-read-zero-length t_read_zero_length
+	t test-bot-hi-gt-di-residue t_bot_hi_gt_di
+	t test-bot-hi-lt-di-recovers t_bot_hi_lt_di
+	t test-bot-hn-lt-di-recovers t_bot_hn_lt_di
+	t test-bot-ho-gt-do-no-overwrite t_bot_ho_gt_do
+	t test-bot-ho-lt-do-recovers t_bot_ho_lt_do
 	t test-verify t_verify
+	t test-sync-cache-16 t_sync_cache16
 	t test-sync-cache t_sync_cache
 	t test-dd-direct-roundtrip t_dd_direct_roundtrip
 	t test-vfat-mkfs-mount-fsck t_vfat
@@ -618,6 +746,8 @@ group_single() {
 	t test-prevent-blocks-eject t_prevent_blocks_eject
 	t test-eject-start-stop t_eject_start_stop
 	t test-load-start-stop t_load_start_stop
+	restart_group "media=$IMG"
+	t test-load-reports-unit-attention t_load_unit_attention
 	restart_group "media=$IMG"
 	t test-host-eject t_host_eject
 	t test-load-after-host-eject t_load_start_stop
@@ -637,6 +767,7 @@ group_luns() {
 	[[ -z $SD1 && -z $SKIP_ALL && -z $GROUP_BROKEN ]] && GROUP_BROKEN="LUN 1 missing"
 	t test-lun0-data t_lun0_is_lun0
 	t test-lun1-data t_lun1_full_checksum
+	t test-two-luns-parallel-reads t_two_luns_parallel
 	t test-readonly-lun-sysfs-ro t_ro_sysfs
 	t test-readonly-lun-mode-sense-wp t_ro_mode_sense_wp
 	t test-readonly-lun-write-refused t_ro_write_refused
@@ -655,7 +786,7 @@ group_resets() {
 	t test-sg-reset-device-during-io t_sg_reset_during_io
 	refresh_disk
 	t test-write-after-sg-reset t_write_after_reset
-	stop_group test-stop-clean-after-resets
+	stop_group test-stop-during-io io
 }
 
 run_side() {

@@ -97,26 +97,31 @@ selected() {
 	[[ -z ${NETSTICK_CHECKS:-} ]] || [[ $1 =~ $NETSTICK_CHECKS ]]
 }
 
+# record NAME STATUS [WHY [SECONDS]]
 record() {
-	local name=$1 status=$2 why=${3:-}
-	printf '%s\t%s\t%s\t%s\n' "$CHECK_SIDE" "$name" "$status" "$why" >>"$RESULTS_TSV"
-	printf '%-4s [%s] %s%s\n' "$status" "$CHECK_SIDE" "$name" "${why:+ ($why)}"
+	local name=$1 status=$2 why=${3:-} secs=${4:-}
+	printf '%s\t%s\t%s\t%s\t%s\n' "$CHECK_SIDE" "$name" "$status" "$why" "$secs" >>"$RESULTS_TSV"
+	printf '%-4s [%s] %s%s%s\n' "$status" "$CHECK_SIDE" "$name" "${why:+ ($why)}" "${secs:+ ${secs}s}"
 }
 
+# Seconds since $1 (an $EPOCHREALTIME), one decimal.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
 check() {
-	local name=$1 logf rc=0 why=
+	local name=$1 logf rc=0 why= t0=$EPOCHREALTIME secs
 	shift
 	selected "$name" || return 0
 	mkdir -p "$LOG_DIR/$CHECK_SIDE"
 	logf=$LOG_DIR/$CHECK_SIDE/$name.log
 	("$@") >"$logf" 2>&1 </dev/null &
 	wait_bounded $! "$CHECK_TIMEOUT" 2>>"$logf" || rc=$?
+	secs=$(elapsed "$t0")
 	case $rc in
-	0) record "$name" PASS ;;
-	77) record "$name" SKIP "$(sed -n 's/^SKIP: //p' "$logf" | tail -n 1)" ;;
+	0) record "$name" PASS "" "$secs" ;;
+	77) record "$name" SKIP "$(sed -n 's/^SKIP: //p' "$logf" | tail -n 1)" "$secs" ;;
 	*)
 		((rc == 124)) && why="timed out after ${CHECK_TIMEOUT}s"
-		record "$name" FAIL "$why"
+		record "$name" FAIL "$why" "$secs"
 		tail -n 15 "$logf" | sed 's/^/    | /'
 		;;
 	esac
