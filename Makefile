@@ -30,8 +30,11 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
 LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
 # Network backends (backends/nbd*.c, backends/http*.c).
 NET_PKGS := libnbd libcurl
-CFLAGS  += $(shell pkg-config --cflags $(NET_PKGS))
-LDLIBS  += $(shell pkg-config --libs $(NET_PKGS))
+# Admin API (daemon/api*.c, events.c, metrics.c).
+API_PKGS := libmicrohttpd json-c libcrypto
+CFLAGS  += $(shell pkg-config --cflags $(NET_PKGS) $(API_PKGS))
+LDLIBS  += $(shell pkg-config --libs $(NET_PKGS) $(API_PKGS))
+CFLAGS  += -DNETSTICK_WEBUI_DIR='"$(PREFIX)/share/netstick/webui"'
 
 # Everything but main.c goes into a library the tests link against.
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
@@ -114,10 +117,10 @@ fuzz:
 		n=$$(basename $$f .c); \
 		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends \
 			-DNETSTICK_VERSION='"$(VERSION)"' \
-			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS)) \
+			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS) $(API_PKGS)) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 			-Itests/unit -o build-fuzz/$$n $$f $(LIB_SRC) $(UNIT_HELP) \
-			$$(pkg-config --libs yaml-0.1 libsystemd $(NET_PKGS)) -laio -pthread; \
+			$$(pkg-config --libs yaml-0.1 libsystemd $(NET_PKGS) $(API_PKGS)) -laio -pthread; \
 		mkdir -p build-fuzz/$$n.corpus; \
 		cp -n tests/fuzz/corpus/$$n/* build-fuzz/$$n.corpus/ 2>/dev/null || true; \
 		echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \

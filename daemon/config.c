@@ -21,6 +21,7 @@
  * error config_load_string() frees it whole, so nothing is half-applied.
  */
 #include "config.h"
+#include "config_int.h"
 #include "log.h"
 
 #include <errno.h>
@@ -30,55 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
-
-#define CFG_MAX_FILE  (1024 * 1024) /* bytes; a bigger file is refused */
-#define CFG_VAL_SHOW  32            /* longest value or key echoed back */
-#define CFG_SHOW_BUF  (CFG_VAL_SHOW + 4)
-#define CFG_TABLE_MAX 32            /* rows per key table (seen mask) */
-#define CFG_USB_STR   126           /* USB string descriptor, bytes */
-#define CFG_PATH_STR  1024          /* functionfs_dir */
-#define CFG_MEDIA_STR 4096          /* media path or URI */
-
-struct cfg_parser {
-	yaml_parser_t yp;
-	bool yp_ready;
-	yaml_event_t ev;          /* current event, owned when have_ev */
-	bool have_ev;
-	bool failed;              /* the first error wins */
-	const char *name;         /* file name used in messages */
-	const char *text;         /* the input, to place reader errors */
-	size_t len;
-	char *errbuf;
-	size_t errlen;
-	char path[160];           /* key path of the value, "luns[3].vendor" */
-	size_t pathlen;
-};
-
-struct cfg_key;
-typedef int (*cfg_setter)(struct cfg_parser *, const struct cfg_key *,
-			  void *obj);
-
-/* One row of a key table.  obj is the section struct; the field is at
- * (char *)obj + off and is size bytes.  min/max bound a number, or a
- * string's length in bytes. */
-struct cfg_key {
-	const char *name;
-	cfg_setter set;
-	size_t off, size;
-	uint64_t min, max;
-	const char *(*check_num)(uint64_t v); /* extra rule, or NULL */
-	const char *charset;  /* strings: letters, digits and these only */
-	unsigned flags;
-	const struct cfg_key *sub;            /* section or list-item table */
-};
-#define CFG_ASCII      0x1 /* printable ASCII only (INQUIRY fields) */
-#define CFG_ABSPATH    0x2 /* must start with '/' */
-#define CFG_EMPTY_NULL 0x4 /* "" or a YAML null stores NULL */
-
-#define CFG_SVAL(p) ((const char *)(p)->ev.data.scalar.value)
-#define CFG_SLEN(p) ((p)->ev.data.scalar.length)
-#define CFG_MARK(p) ((p)->ev.start_mark)
-#define CFG_PLAIN(p) ((p)->ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
 
 /* ---- messages ------------------------------------------------------ */
 
@@ -130,7 +82,7 @@ cfg_vfail(struct cfg_parser *p, const yaml_mark_t *m, const char *fmt,
 	return -1;
 }
 
-static int __attribute__((format(printf, 3, 4)))
+int __attribute__((format(printf, 3, 4)))
 cfg_fail_at(struct cfg_parser *p, const yaml_mark_t *m, const char *fmt, ...)
 {
 	va_list ap;
@@ -142,7 +94,7 @@ cfg_fail_at(struct cfg_parser *p, const yaml_mark_t *m, const char *fmt, ...)
 }
 
 /* An error at the current event. */
-static int __attribute__((format(printf, 2, 3)))
+int __attribute__((format(printf, 2, 3)))
 cfg_fail(struct cfg_parser *p, const char *fmt, ...)
 {
 	va_list ap;
@@ -155,7 +107,7 @@ cfg_fail(struct cfg_parser *p, const char *fmt, ...)
 
 /* Text made safe to echo: printable ASCII, '?' for anything else, cut at
  * CFG_VAL_SHOW bytes.  out has CFG_SHOW_BUF bytes. */
-static const char *cfg_show(char *out, const char *s, size_t len)
+const char *cfg_show(char *out, const char *s, size_t len)
 {
 	size_t i;
 
@@ -206,7 +158,7 @@ static int cfg_syntax_error(struct cfg_parser *p)
 /* ---- key path ------------------------------------------------------ */
 
 /* Append ".key" ("key" at the root); returns the length to pop back to. */
-static size_t cfg_path_key(struct cfg_parser *p, const char *key, size_t len)
+size_t cfg_path_key(struct cfg_parser *p, const char *key, size_t len)
 {
 	size_t old = p->pathlen;
 	char shown[CFG_SHOW_BUF];
@@ -216,7 +168,7 @@ static size_t cfg_path_key(struct cfg_parser *p, const char *key, size_t len)
 	return old;
 }
 
-static size_t cfg_path_index(struct cfg_parser *p, unsigned i)
+size_t cfg_path_index(struct cfg_parser *p, unsigned i)
 {
 	size_t old = p->pathlen;
 
@@ -224,7 +176,7 @@ static size_t cfg_path_index(struct cfg_parser *p, unsigned i)
 	return old;
 }
 
-static void cfg_path_pop(struct cfg_parser *p, size_t old)
+void cfg_path_pop(struct cfg_parser *p, size_t old)
 {
 	p->pathlen = old;
 	p->path[old] = '\0';
@@ -243,7 +195,7 @@ static int cfg_refuse(struct cfg_parser *p, const char *what,
 }
 
 /* Advance to the next event; refuses aliases, anchors and tags. */
-static int cfg_next(struct cfg_parser *p)
+int cfg_next(struct cfg_parser *p)
 {
 	const yaml_event_t *ev = &p->ev;
 	const yaml_char_t *anchor = NULL, *tag = NULL;
@@ -272,7 +224,7 @@ static int cfg_next(struct cfg_parser *p)
 }
 
 /* The current event must be of this type, else "expected WHAT, got ...". */
-static int cfg_want(struct cfg_parser *p, yaml_event_type_t type,
+int cfg_want(struct cfg_parser *p, yaml_event_type_t type,
 		    const char *what)
 {
 	char shown[CFG_SHOW_BUF], quoted[CFG_SHOW_BUF + 2];
@@ -307,7 +259,7 @@ static int cfg_want_plain(struct cfg_parser *p, const char *what)
 }
 
 /* YAML 1.1 null: an empty plain scalar, ~, null, Null or NULL. */
-static bool cfg_is_null(const struct cfg_parser *p)
+bool cfg_is_null(const struct cfg_parser *p)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
 	size_t i;
@@ -320,7 +272,7 @@ static bool cfg_is_null(const struct cfg_parser *p)
 	return false;
 }
 
-static void *cfg_field(void *obj, const struct cfg_key *k)
+void *cfg_field(void *obj, const struct cfg_key *k)
 {
 	return (char *)obj + k->off;
 }
@@ -352,7 +304,7 @@ static enum cfg_num cfg_parse_uint(const char *s, size_t len, uint64_t *out)
 }
 
 /* uint16_t or uint32_t field, by k->size. */
-static int cfg_set_uint(struct cfg_parser *p, const struct cfg_key *k,
+int cfg_set_uint(struct cfg_parser *p, const struct cfg_key *k,
 			void *obj)
 {
 	char shown[CFG_SHOW_BUF];
@@ -406,7 +358,7 @@ static const struct { const char *word; bool value; } cfg_bools[] = {
 	{ "no", false },    { "No", false },    { "NO", false },
 };
 
-static int cfg_set_bool(struct cfg_parser *p, const struct cfg_key *k,
+int cfg_set_bool(struct cfg_parser *p, const struct cfg_key *k,
 			void *obj)
 {
 	const char *what = "a boolean (true, false, yes or no)";
@@ -461,7 +413,7 @@ static int cfg_check_text(struct cfg_parser *p, const struct cfg_key *k,
 
 /* A string within k's length bounds that passes cfg_check_text.  Any
  * scalar style is taken as written: `revision: 1.0` is the text "1.0". */
-static int cfg_get_str(struct cfg_parser *p, const struct cfg_key *k,
+int cfg_get_str(struct cfg_parser *p, const struct cfg_key *k,
 		       const char **sp, size_t *lenp)
 {
 	if (cfg_want(p, YAML_SCALAR_EVENT, "a string") < 0)
@@ -484,7 +436,7 @@ static int cfg_get_str(struct cfg_parser *p, const struct cfg_key *k,
 
 /* char * field: replaces (and frees) the previous heap string.  With
  * CFG_EMPTY_NULL, "" or a YAML null stores NULL (an empty drive). */
-static int cfg_set_str(struct cfg_parser *p, const struct cfg_key *k,
+int cfg_set_str(struct cfg_parser *p, const struct cfg_key *k,
 		       void *obj)
 {
 	char **field = cfg_field(obj, k);
@@ -598,10 +550,7 @@ static int cfg_set_debug(struct cfg_parser *p, const struct cfg_key *k,
 
 /* ---- mappings, sections, LUN list ---------------------------------- */
 
-static int cfg_parse_map(struct cfg_parser *, const struct cfg_key *,
-			 void *obj);
-
-static int cfg_set_section(struct cfg_parser *p, const struct cfg_key *k,
+int cfg_set_section(struct cfg_parser *p, const struct cfg_key *k,
 			   void *obj)
 {
 	return cfg_parse_map(p, k->sub, cfg_field(obj, k));
@@ -697,7 +646,7 @@ static int cfg_parse_entry(struct cfg_parser *p, const struct cfg_key *keys,
 	return 0;
 }
 
-static int cfg_parse_map(struct cfg_parser *p, const struct cfg_key *keys,
+int cfg_parse_map(struct cfg_parser *p, const struct cfg_key *keys,
 			 void *obj)
 {
 	uint32_t seen = 0;
@@ -716,22 +665,9 @@ static int cfg_parse_map(struct cfg_parser *p, const struct cfg_key *keys,
 
 /* ---- key tables ---------------------------------------------------- */
 
-#define KEY(n, fn, T, f) \
-	.name = n, .set = fn, .off = offsetof(T, f), \
-	.size = sizeof(((T *)0)->f)
-#define KEY_SECTION(n, T, f, tbl) { KEY(n, cfg_set_section, T, f), .sub = tbl }
-#define KEY_U16(n, T, f) { KEY(n, cfg_set_uint, T, f), .max = UINT16_MAX }
-#define KEY_U32(n, T, f, lo, hi, chk) \
-	{ KEY(n, cfg_set_uint, T, f), .min = lo, .max = hi, .check_num = chk }
-#define KEY_BOOL(n, T, f) { KEY(n, cfg_set_bool, T, f) }
-#define KEY_STR(n, T, f, maxlen, ...) \
-	{ KEY(n, cfg_set_str, T, f), .min = 1, .max = maxlen, __VA_ARGS__ }
 #define KEY_CHARS(n, T, f) \
 	{ KEY(n, cfg_set_chars, T, f), .min = 1, \
 	  .max = sizeof(((T *)0)->f) - 1, .flags = CFG_ASCII }
-#define KEY_END { .name = NULL }
-#define CFG_TABLE_CHECK(t) \
-	_Static_assert(sizeof t / sizeof t[0] <= CFG_TABLE_MAX + 1, #t)
 
 static const struct cfg_key cfg_log_keys[] = {
 	{ KEY("level", cfg_set_level, struct config_log, level) },
@@ -778,6 +714,7 @@ static const struct cfg_key cfg_lun_keys[] = {
 	KEY_CHARS("vendor", L, vendor),
 	KEY_CHARS("product", L, product),
 	KEY_CHARS("revision", L, revision),
+	{ KEY("options", cfg_set_options, L, options) },
 	KEY_END
 };
 #undef L
@@ -788,6 +725,8 @@ static const struct cfg_key cfg_root_keys[] = {
 	KEY_SECTION("gadget", struct config, gadget, cfg_gadget_keys),
 	KEY_SECTION("usb", struct config, usb, cfg_usb_keys),
 	{ .name = "luns", .set = cfg_set_luns, .sub = cfg_lun_keys },
+	KEY_SECTION("api", struct config, api, cfg_api_keys),
+	{ .name = "images", .set = cfg_set_images },
 	KEY_END
 };
 CFG_TABLE_CHECK(cfg_root_keys);
@@ -808,6 +747,9 @@ static int cfg_parse_stream(struct cfg_parser *p, struct config *cfg)
 		return -1;
 	if (p->ev.type != YAML_STREAM_END_EVENT)
 		return cfg_fail(p, "only one YAML document is allowed");
+	if (!cfg->api.tls_cert != !cfg->api.tls_key)
+		return cfg_fail_at(p, NULL, "api: tls_cert and tls_key go "
+				   "together");
 	return 0;
 }
 
@@ -833,6 +775,8 @@ static int cfg_defaults(struct config *cfg)
 	cfg->usb.realtime_priority = 10;
 	cfg->nluns = 1;
 	cfg_lun_defaults(&cfg->luns[0]);
+	if (cfg_api_defaults(cfg) < 0)
+		return -1;
 	return g->name && g->udc && g->manufacturer && g->product &&
 	       g->serial && g->functionfs_dir ? 0 : -1;
 }
@@ -933,5 +877,6 @@ void config_free(struct config *cfg)
 	free(g->functionfs_dir);
 	for (i = 0; i < CONFIG_MAX_LUNS; i++)
 		free(cfg->luns[i].media);
+	cfg_api_free(cfg);
 	free(cfg);
 }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_LUNS 16
+#define CONFIG_MAX_IMAGES 64   /* images: catalog entries */
+#define CONFIG_MAX_LIST 32     /* entries in a list of strings / options */
 
 struct config_lun {
 	char *media;          /* path or URI; NULL or "" = empty drive */
@@ -25,6 +27,37 @@ struct config_lun {
 	char vendor[9];       /* INQUIRY vendor, default "netstick" */
 	char product[17];     /* INQUIRY product, default "Virtual Disk" */
 	char revision[5];     /* INQUIRY revision, default "0.1" */
+	char **options;       /* "key=value", NULL-terminated, or NULL: the
+	                       * options mapping, for backend_open_opts */
+};
+
+/* api: the admin REST API, web UI and metrics (daemon/api*.c). */
+struct config_api {
+	bool enabled;         /* default true */
+	char *listen;         /* address, default "127.0.0.1" */
+	uint32_t port;        /* default 8080; 0 = any free port (logged) */
+	char *token;          /* bearer token, or NULL: token_file */
+	char *token_file;     /* default /var/lib/netstick/token, generated
+	                       * (0600) on first start when missing */
+	char *tls_cert;       /* PEM paths; both or neither */
+	char *tls_key;
+	uint32_t max_body;    /* request body limit, bytes; default 65536 */
+	char **allowed_schemes; /* NULL-terminated; default file, http,
+	                         * https, nbd, nbds */
+	char *allowed_dir;    /* local files must resolve inside it; default
+	                       * /var/lib/netstick/images */
+	char **allowed_hosts; /* NULL-terminated; NULL = any host */
+	char *webui_dir;      /* static web UI files; NULL = no web UI */
+};
+
+/* images: the catalog clients insert by name. */
+struct config_image {
+	char *name;           /* 1..64 of A-Z a-z 0-9 _ . -, unique */
+	char *source;         /* path or URI, required */
+	bool cdrom;
+	bool readonly;
+	char *description;    /* may be NULL */
+	char **options;       /* as config_lun.options */
 };
 
 struct config_gadget {
@@ -62,7 +95,14 @@ struct config {
 	struct config_usb usb;
 	unsigned nluns;       /* 1..CONFIG_MAX_LUNS */
 	struct config_lun luns[CONFIG_MAX_LUNS];
+	struct config_api api;
+	unsigned nimages;
+	struct config_image images[CONFIG_MAX_IMAGES];
 };
+
+/* The catalog image called name, or NULL. */
+const struct config_image *config_image_find(const struct config *cfg,
+					     const char *name);
 
 /* Fill *cfg with defaults (one LUN, empty media). Strings are heap copies. */
 void config_defaults(struct config *cfg);

@@ -8,6 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static lun_observer_fn lun_observer;
+static void *lun_observer_arg;
+
+void lun_set_observer(lun_observer_fn fn, void *arg)
+{
+	lun_observer_arg = arg;
+	lun_observer = fn;
+}
+
+/* Lock not held. */
+static void lun_notify(struct lun *l, enum lun_event ev)
+{
+	if (lun_observer)
+		lun_observer(l, ev, lun_observer_arg);
+}
 
 static void lun_copy_field(char *dst, size_t dstlen, const char *src)
 {
@@ -33,7 +50,11 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	if (pthread_mutex_init(&l->lock, NULL) != 0)
 		return -1;
 	if (cfg->media && cfg->media[0] &&
-	    lun_insert(l, cfg->media, cfg->readonly, err, sizeof err) < 0)
+	    lun_insert_req(l, &(struct lun_media_req){
+				.source = cfg->media,
+				.readonly = cfg->readonly,
+				.options = (const char *const *)cfg->options,
+			   }, err, sizeof err) < 0)
 		log_errx("lun %u: %s: media not loaded, drive is empty", id, err);
 	/* A fresh start reports power-on, not a medium change. */
 	l->ua = LUN_UA_POWER_ON;
@@ -83,7 +104,11 @@ void lun_snapshot(struct lun *l, struct lun_snapshot *s)
 static void lun_install_locked(struct lun *l, struct backend *be,
 			       bool readonly)
 {
+	/* Two inserts raced (only possible without lun_change_begin):
+	 * the later one wins, the earlier media is closed, never leaked. */
+	lun_close_media_locked(l);
 	l->be = be;
+	l->stats.media_changes++;
 	l->readonly = readonly || be->readonly;
 	l->state = LUN_READY;
 	l->host_ejected = false;
@@ -95,10 +120,20 @@ static void lun_install_locked(struct lun *l, struct backend *be,
 int lun_insert(struct lun *l, const char *source, bool readonly,
 	       char *err, size_t errlen)
 {
+	return lun_insert_req(l, &(struct lun_media_req){
+		.source = source, .readonly = readonly }, err, errlen);
+}
+
+int lun_insert_req(struct lun *l, const struct lun_media_req *r,
+		   char *err, size_t errlen)
+{
 	struct backend_open_opts opts = {
-		.readonly = readonly || l->cfg_readonly,
+		.readonly = r->readonly || l->cfg_readonly,
 		.block_size = l->block_size,
+		.options = r->options,
 	};
+	const char *source = r->source;
+	bool readonly = r->readonly;
 	struct backend *be;
 	char *copy = strdup(source);
 
@@ -111,7 +146,9 @@ int lun_insert(struct lun *l, const char *source, bool readonly,
 	pthread_mutex_lock(&l->lock);
 	lun_close_media_locked(l);
 	l->state = LUN_LOADING;
+	snprintf(l->image, sizeof l->image, "%s", r->image ? r->image : "");
 	pthread_mutex_unlock(&l->lock);
+	lun_notify(l, LUN_EV_MEDIA);
 
 	be = backend_open(source, &opts, err, errlen);
 
@@ -126,9 +163,11 @@ int lun_insert(struct lun *l, const char *source, bool readonly,
 			 l->block_size, l->readonly ? ", read-only" : "");
 	} else {
 		l->state = LUN_EMPTY;
+		l->image[0] = '\0';
 		snprintf(l->last_error, sizeof l->last_error, "%s", err);
 	}
 	pthread_mutex_unlock(&l->lock);
+	lun_notify(l, LUN_EV_MEDIA);
 	return be ? 0 : BE_EOPEN;
 }
 
@@ -156,8 +195,11 @@ int lun_eject(struct lun *l, bool force, bool by_host)
 	if (!by_host) {
 		free(l->source);
 		l->source = NULL;
+		l->image[0] = '\0';
+		l->last_error[0] = '\0';
 	}
 	pthread_mutex_unlock(&l->lock);
+	lun_notify(l, LUN_EV_MEDIA);
 	return 0;
 }
 
@@ -169,7 +211,8 @@ int lun_load(struct lun *l)
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	if (l->state == LUN_EMPTY && l->host_ejected && l->source)
+	if (l->state == LUN_EMPTY && l->host_ejected && l->source &&
+	    !l->changing)
 		source = strdup(l->source);
 	readonly = l->source_readonly;
 	pthread_mutex_unlock(&l->lock);
@@ -184,9 +227,14 @@ int lun_load(struct lun *l)
 
 void lun_set_prevent(struct lun *l, bool prevent)
 {
+	bool changed;
+
 	pthread_mutex_lock(&l->lock);
+	changed = l->prevent != prevent;
 	l->prevent = prevent;
 	pthread_mutex_unlock(&l->lock);
+	if (changed)
+		lun_notify(l, LUN_EV_LOCK);
 }
 
 void lun_add_ua(struct lun *l, unsigned ua)
@@ -224,6 +272,26 @@ uint32_t lun_take_ua(struct lun *l)
 	return s;
 }
 
+static uint64_t lun_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void lun_latency_add(struct lun_latency *lat, uint64_t us)
+{
+	static const uint64_t bounds[LUN_LAT_BUCKETS] = LUN_LAT_BOUNDS_US;
+	unsigned b = 0;
+
+	while (b < LUN_LAT_BUCKETS && us > bounds[b])
+		b++;
+	lat->bucket[b]++;
+	lat->count++;
+	lat->sum_us += us;
+}
+
 /* Checks the media is the one the command started on; lock held. */
 static int lun_check_gen_locked(struct lun *l, uint32_t gen)
 {
@@ -241,8 +309,12 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 
 	pthread_mutex_lock(&l->lock);
 	r = lun_check_gen_locked(l, gen);
-	if (r == 0)
+	if (r == 0) {
+		uint64_t t0 = lun_now_us();
 		r = backend_pread(l->be, buf, len, offset);
+		lun_latency_add(&l->stats.read_lat, lun_now_us() - t0);
+		l->stats.reads++;
+	}
 	if (r == 0)
 		l->stats.read_bytes += len;
 	else
@@ -260,9 +332,13 @@ int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	r = lun_check_gen_locked(l, gen);
 	if (r == 0 && l->readonly)
 		r = BE_EROFS;
-	if (r == 0)
+	if (r == 0) {
+		uint64_t t0 = lun_now_us();
 		r = backend_pwrite(l->be, buf, len, offset,
 				   fua ? BACKEND_FUA : 0);
+		lun_latency_add(&l->stats.write_lat, lun_now_us() - t0);
+		l->stats.writes++;
+	}
 	if (r == 0)
 		l->stats.write_bytes += len;
 	else
@@ -305,4 +381,62 @@ int lun_trim(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset)
 		r = backend_trim(l->be, len, offset);
 	pthread_mutex_unlock(&l->lock);
 	return r;
+}
+
+/* --- admin API ---------------------------------------------------------- */
+
+int lun_change_begin(struct lun *l)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->changing) {
+		errno = EBUSY;
+		r = -1;
+	} else {
+		l->changing = true;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+void lun_change_end(struct lun *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->changing = false;
+	pthread_mutex_unlock(&l->lock);
+}
+
+const char *lun_state_name(enum lun_state s)
+{
+	static const char *const names[] = {
+		[LUN_EMPTY] = "empty", [LUN_LOADING] = "loading",
+		[LUN_READY] = "ready", [LUN_EJECTING] = "ejecting",
+	};
+
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+void lun_get_info(struct lun *l, struct lun_info *o)
+{
+	o->id = l->id;
+	o->removable = l->removable;
+	o->cfg_readonly = l->cfg_readonly;
+	o->block_size = l->block_size;
+	pthread_mutex_lock(&l->lock);
+	o->state = l->state;
+	o->changing = l->changing;
+	o->prevent = l->prevent;
+	o->readonly = l->be ? l->readonly : l->cfg_readonly;
+	o->host_ejected = l->host_ejected;
+	o->size = l->be ? l->be->size : 0;
+	o->media_gen = l->media_gen;
+	if (l->source)
+		backend_redact(l->source, o->source, sizeof o->source);
+	else
+		o->source[0] = '\0';
+	memcpy(o->image, l->image, sizeof o->image);
+	memcpy(o->error, l->last_error, sizeof o->error);
+	o->stats = l->stats;
+	pthread_mutex_unlock(&l->lock);
 }

@@ -34,10 +34,39 @@ enum lun_state { LUN_EMPTY = 0, LUN_LOADING, LUN_READY, LUN_EJECTING };
 #define LUN_UA_POWER_ON       0x1u   /* 06/29/00 */
 #define LUN_UA_MEDIUM_CHANGED 0x2u   /* 06/28/00 */
 
+/* Backend call latency, in buckets of upper bounds LUN_LAT_BOUNDS_US
+ * (microseconds; a last implicit +Inf bucket).  Counts are per bucket,
+ * not cumulative. */
+#define LUN_LAT_BUCKETS 12
+#define LUN_LAT_BOUNDS_US \
+	{ 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, \
+	  500000, 1000000 }
+struct lun_latency {
+	uint64_t count, sum_us;
+	uint64_t bucket[LUN_LAT_BUCKETS + 1];
+};
+
 struct lun_stats {
 	uint64_t read_bytes, write_bytes;   /* moved to/from the media */
 	uint64_t read_errors, write_errors; /* failed media calls */
+	/* Added for the admin API and /metrics. */
+	uint64_t reads, writes;             /* media calls */
+	uint64_t media_changes;             /* successful inserts */
+	struct lun_latency read_lat, write_lat;
 };
+
+/* Changes other threads want to hear about (the admin API's event
+ * stream).  The observer is called without the lun lock held, from
+ * whichever thread made the change (the USB thread for the host's
+ * PREVENT and START STOP UNIT); it must be quick and must not call
+ * lun_insert/lun_eject. */
+struct lun;
+enum lun_event {
+	LUN_EV_MEDIA,      /* state, media or error changed */
+	LUN_EV_LOCK,       /* host PREVENT MEDIUM REMOVAL changed */
+};
+typedef void (*lun_observer_fn)(struct lun *l, enum lun_event ev, void *arg);
+void lun_set_observer(lun_observer_fn fn, void *arg);
 
 /* What the SCSI layer needs to decide a command, read in one go. */
 struct lun_snapshot {
@@ -72,6 +101,8 @@ struct lun {
 	unsigned ua;               /* LUN_UA_* pending */
 	char last_error[256];      /* last media open error, for status */
 	struct lun_stats stats;
+	bool changing;             /* an admin media change is running */
+	char image[65];            /* catalog name of the media, or "" */
 
 	/* Owned by the USB thread (scsi.c); not under the lock.  The sense
 	 * of the last failed command, reported by REQUEST SENSE. */
@@ -107,6 +138,49 @@ int lun_eject(struct lun *l, bool force, bool by_host);
 int lun_load(struct lun *l);
 
 void lun_set_prevent(struct lun *l, bool prevent);
+
+/* --- for the admin API ---------------------------------------------- */
+
+/* What to insert.  options: "key=value" strings for the backend
+ * (NULL-terminated, or NULL); image: the catalog name, or NULL. */
+struct lun_media_req {
+	const char *source;
+	bool readonly;
+	const char *const *options;
+	const char *image;
+};
+
+/* lun_insert() with options and a catalog name. */
+int lun_insert_req(struct lun *l, const struct lun_media_req *r,
+		   char *err, size_t errlen);
+
+/* Serialises admin media changes on one LUN: lun_change_begin() returns
+ * 0 and marks the LUN as changing, or -1 with errno EBUSY when another
+ * change is under way (the API answers 409).  Pair with lun_change_end().
+ * While a change runs, the host's START STOP UNIT load is a no-op. */
+int lun_change_begin(struct lun *l);
+void lun_change_end(struct lun *l);
+
+#define LUN_SOURCE_SHOW 4200   /* a redacted source fits */
+
+/* A copy of everything the API shows, taken under the lock.  source is
+ * the current media (or the one whose open failed, or the one the host
+ * ejected), redacted with backend_redact(); "" when none. */
+struct lun_info {
+	unsigned id;
+	bool removable, cfg_readonly;
+	uint32_t block_size;
+	enum lun_state state;
+	bool changing, prevent, readonly, host_ejected;
+	uint64_t size;             /* bytes; 0 unless READY */
+	uint32_t media_gen;
+	char source[LUN_SOURCE_SHOW];
+	char image[65];
+	char error[256];           /* last open error, "" when none */
+	struct lun_stats stats;
+};
+void lun_get_info(struct lun *l, struct lun_info *out);
+const char *lun_state_name(enum lun_state s);
 
 /* Queue a unit attention / take the highest pending one.  lun_take_ua()
  * returns the sense to report (SENSE_NONE if none) and clears it. */

@@ -6,8 +6,14 @@
  * go), drain queued transfers, flush and close media, remove the gadget.
  *
  * One thread runs USB: it polls ep0 (events), the AIO eventfd (transfer
- * completions) and a signalfd.
+ * completions) and a signalfd.  The admin API (api.c) runs its own
+ * threads, started after the LUNs and stopped before them; the USB thread
+ * hands it the device state with api_set_usb().
+ *
+ * --no-usb skips FunctionFS and configfs entirely: the LUNs and the API
+ * run on a machine with no UDC (API tests, trying the web UI).
  */
+#include "api.h"
 #include "bot.h"
 #include "config.h"
 #include "ffs.h"
@@ -42,13 +48,15 @@ struct daemon {
 	struct ffs ffs;
 	struct usbio usbio;
 	struct bot bot;
+	struct api_server *api;
+	bool no_usb;
 	int sigfd;
 	bool stop;
 };
 
 struct options {
 	const char *config;
-	bool check_only, cleanup, verbose;
+	bool check_only, cleanup, verbose, no_usb;
 	const char *debug;
 };
 
@@ -58,6 +66,7 @@ static void usage(FILE *f)
 		"usage: netstickd [-c FILE] [-f] [-v] [-d MOD[,MOD...]]\n"
 		"       netstickd --check-config [-c FILE]\n"
 		"       netstickd --cleanup [-c FILE]\n"
+		"       netstickd --no-usb [-c FILE]\n"
 		"\n"
 		"  -c, --config FILE   configuration (default %s)\n"
 		"  -f, --foreground    accepted for compatibility; netstickd\n"
@@ -67,6 +76,8 @@ static void usage(FILE *f)
 		"                      bot scsi ffs gadget lun backend config\n"
 		"      --check-config  validate the configuration and exit\n"
 		"      --cleanup       remove a gadget left by a crashed netstickd\n"
+		"      --no-usb        no gadget, no FunctionFS: serve the LUNs\n"
+		"                      to the admin API only (tests, demos)\n"
 		"  -V, --version\n",
 		DEFAULT_CONFIG);
 }
@@ -80,6 +91,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "debug", required_argument, NULL, 'd' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "cleanup", no_argument, NULL, 'X' },
+		{ "no-usb", no_argument, NULL, 'U' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -96,6 +108,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'd': o->debug = optarg; break;
 		case 'C': o->check_only = true; break;
 		case 'X': o->cleanup = true; break;
+		case 'U': o->no_usb = true; break;
 		case 'V': printf("netstickd %s\n", NETSTICK_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -256,6 +269,22 @@ static int run_loop(struct daemon *d)
 			usbio_reap(&d->usbio);
 		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
 			return -1;
+		api_set_usb(d->api, d->ffs.state);
+	}
+	return 0;
+}
+
+/* --no-usb: only signals to wait for; the API threads do the work. */
+static int run_loop_no_usb(struct daemon *d)
+{
+	while (!d->stop) {
+		struct pollfd p = { .fd = d->sigfd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+			log_err("poll");
+			return -1;
+		}
+		if (p.revents)
+			handle_signal(d);
 	}
 	return 0;
 }
@@ -294,11 +323,15 @@ static int start_usb(struct daemon *d)
 	usbio_set_bot(&d->usbio, &d->bot);
 	if (cfg->gadget.manage && gadget_bind(&d->gadget, cfg->gadget.udc) < 0)
 		return -1;
+	api_set_udc(d->api, d->gadget.udc);
+	api_set_usb(d->api, d->ffs.state);
 	return 0;
 }
 
 static void stop_usb(struct daemon *d)
 {
+	if (d->no_usb)
+		return;
 	if (d->cfg->gadget.manage)
 		gadget_unbind(&d->gadget);
 	if (d->bot.pool) {
@@ -323,15 +356,25 @@ static int run_daemon(struct daemon *d)
 	}
 	if (setup_luns(d) < 0)
 		return 1;
-	if (start_usb(d) == 0) {
-		setup_realtime(d->cfg);
-		sd_notify(0, "READY=1\nSTATUS=serving");
-		log_info("netstickd %s ready: %u LUN%s", NETSTICK_VERSION,
-			 d->cfg->nluns, d->cfg->nluns == 1 ? "" : "s");
-		rc = run_loop(d) == 0 ? 0 : 1;
+	if (d->cfg->api.enabled &&
+	    !(d->api = api_start(d->cfg, d->luns, d->cfg->nluns, !d->no_usb)))
+		goto out;
+	if (d->no_usb || start_usb(d) == 0) {
+		if (!d->no_usb)
+			setup_realtime(d->cfg);
+		sd_notifyf(0, "READY=1\nSTATUS=serving%s%s%u",
+			   d->no_usb ? " (no USB)" : "",
+			   d->api ? ", API on port " : "", api_port(d->api));
+		log_info("netstickd %s ready: %u LUN%s%s", NETSTICK_VERSION,
+			 d->cfg->nluns, d->cfg->nluns == 1 ? "" : "s",
+			 d->no_usb ? ", no USB (--no-usb)" : "");
+		rc = (d->no_usb ? run_loop_no_usb(d) : run_loop(d)) == 0 ? 0 : 1;
 		sd_notify(0, "STOPPING=1");
 	}
 	stop_usb(d);
+out:
+	api_stop(d->api);
+	d->api = NULL;
 	for (unsigned i = 0; i < d->cfg->nluns; i++)
 		lun_fini(&d->luns[i]);
 	return rc;
@@ -363,6 +406,7 @@ int main(int argc, char **argv)
 	} else if (o.cleanup) {
 		rc = gadget_cleanup(d.cfg) == 0 ? 0 : 1;
 	} else {
+		d.no_usb = o.no_usb;
 		rc = run_daemon(&d);
 	}
 	config_free(d.cfg);

@@ -1,0 +1,406 @@
+/* api_routes.c — the routes of /api/v1 and /metrics (docs/api.md).
+ *
+ *   GET    /api/v1/status
+ *   GET    /api/v1/luns
+ *   GET    /api/v1/luns/{id}
+ *   PUT    /api/v1/luns/{id}/media   {source|image, readonly, cdrom, options}
+ *   DELETE /api/v1/luns/{id}/media[?force=true]
+ *   GET    /api/v1/images
+ *   GET    /metrics
+ *
+ * (GET /api/v1/events streams and is answered in api.c.)  Handlers take
+ * the request and fill the reply; media changes go through
+ * lun_change_begin() so two on one LUN never interleave (409 lun_busy).
+ */
+#include "api_int.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define API_MAX_OPTIONS 32
+
+void api_reply_free(struct api_reply *rp)
+{
+	json_object_put(rp->json);
+	free(rp->text);
+	memset(rp, 0, sizeof *rp);
+}
+
+static void api_ok(struct api_reply *rp, json_object *o)
+{
+	rp->status = 200;
+	rp->json = o;
+}
+
+/* "/api/v1/luns/3..." → the LUN, or NULL (404 already set).  *rest is
+ * what follows the id ("" or "/media"). */
+static struct lun *api_lun_of(struct api_server *s, const char *p,
+			      const char **rest, struct api_reply *rp)
+{
+	char *end;
+	unsigned long id;
+
+	if (p[0] < '0' || p[0] > '9' || (p[0] == '0' && p[1] >= '0' &&
+					 p[1] <= '9'))
+		goto unknown;
+	errno = 0;
+	id = strtoul(p, &end, 10);
+	if (errno || id >= s->nluns || (*end && *end != '/'))
+		goto unknown;
+	*rest = end;
+	return &s->luns[id];
+unknown:
+	api_error(rp, 404, "unknown_lun", "no LUN \"%.16s\" (this device has "
+		  "LUNs 0..%u)", p, s->nluns - 1);
+	return NULL;
+}
+
+/* The whole body must be one JSON value (nothing after it), nested at
+ * most API_JSON_DEPTH deep.  NULL when it is not. */
+#define API_JSON_DEPTH 8
+static json_object *api_parse_json(const char *body, size_t len)
+{
+	struct json_tokener *tok;
+	json_object *o;
+	size_t end;
+
+	if (!body || len == 0 || len > INT32_MAX ||
+	    !(tok = json_tokener_new_ex(API_JSON_DEPTH)))
+		return NULL;
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (o && json_tokener_get_error(tok) == json_tokener_success)
+		end += strspn(body + end, " \t\r\n");
+	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
+	    end != len) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
+/* ---- media: PUT ------------------------------------------------------- */
+
+struct api_insert {
+	const char *source, *image;
+	bool readonly, cdrom;
+	const char *options[API_MAX_OPTIONS + 1];
+	char *optbuf[API_MAX_OPTIONS];
+	unsigned nopts;
+};
+
+static void api_insert_free(struct api_insert *in)
+{
+	for (unsigned i = 0; i < in->nopts; i++)
+		free(in->optbuf[i]);
+}
+
+static int api_parse_options(json_object *o, struct api_insert *in,
+			     struct api_reply *rp)
+{
+	if (!json_object_is_type(o, json_type_object)) {
+		api_error(rp, 400, "bad_request", "\"options\" must be an "
+			  "object of strings");
+		return -1;
+	}
+	json_object_object_foreach(o, key, val) {
+		const char *v = json_object_get_string(val);
+		if (!json_object_is_type(val, json_type_string) ||
+		    in->nopts == API_MAX_OPTIONS || strchr(key, '=')) {
+			api_error(rp, 400, "bad_request", "option \"%.64s\": "
+				  "values must be strings (at most %d "
+				  "options)", key, API_MAX_OPTIONS);
+			return -1;
+		}
+		if (asprintf(&in->optbuf[in->nopts], "%s=%s", key, v) < 0)
+			return -1;
+		in->options[in->nopts] = in->optbuf[in->nopts];
+		in->nopts++;
+	}
+	return 0;
+}
+
+static int api_get_bool(json_object *v, const char *key, bool *out,
+			struct api_reply *rp)
+{
+	if (!json_object_is_type(v, json_type_boolean)) {
+		api_error(rp, 400, "bad_request", "\"%s\" must be true or "
+			  "false", key);
+		return -1;
+	}
+	*out = json_object_get_boolean(v);
+	return 0;
+}
+
+static int api_get_string(json_object *v, const char *key, const char **out,
+			  struct api_reply *rp)
+{
+	if (!json_object_is_type(v, json_type_string)) {
+		api_error(rp, 400, "bad_request", "\"%s\" must be a string",
+			  key);
+		return -1;
+	}
+	*out = json_object_get_string(v);
+	return 0;
+}
+
+static int api_parse_field(const char *key, json_object *val,
+			   struct api_insert *in, struct api_reply *rp)
+{
+	if (strcmp(key, "source") == 0)
+		return api_get_string(val, key, &in->source, rp);
+	if (strcmp(key, "image") == 0)
+		return api_get_string(val, key, &in->image, rp);
+	if (strcmp(key, "readonly") == 0)
+		return api_get_bool(val, key, &in->readonly, rp);
+	if (strcmp(key, "cdrom") == 0)
+		return api_get_bool(val, key, &in->cdrom, rp);
+	if (strcmp(key, "options") == 0)
+		return api_parse_options(val, in, rp);
+	api_error(rp, 400, "bad_request", "unknown field \"%.64s\" (expected "
+		  "source, image, readonly, cdrom, options)", key);
+	return -1;
+}
+
+static int api_parse_insert(json_object *body, struct api_insert *in,
+			    struct api_reply *rp)
+{
+	if (!json_object_is_type(body, json_type_object)) {
+		api_error(rp, 400, "bad_request", "the body must be a JSON "
+			  "object");
+		return -1;
+	}
+	json_object_object_foreach(body, key, val)
+		if (api_parse_field(key, val, in, rp) < 0)
+			return -1;
+	if (!in->source == !in->image) {
+		api_error(rp, 400, "bad_request", "give exactly one of "
+			  "\"source\" and \"image\"");
+		return -1;
+	}
+	return 0;
+}
+
+/* A catalog image: its config settings, with the request's readonly on
+ * top (a client may ask for read-only, never for writable). */
+static int api_resolve_image(struct api_server *s, struct api_insert *in,
+			     struct lun_media_req *req, struct api_reply *rp)
+{
+	const struct config_image *im = config_image_find(s->cfg, in->image);
+
+	if (!im) {
+		api_error(rp, 404, "unknown_image", "no image \"%.64s\" in the "
+			  "catalog (GET /api/v1/images)", in->image);
+		return -1;
+	}
+	if (in->nopts) {
+		api_error(rp, 400, "bad_request", "\"options\" cannot be given "
+			  "with \"image\" (the catalog sets them)");
+		return -1;
+	}
+	req->source = im->source;
+	req->readonly = im->readonly || in->readonly;
+	req->options = (const char *const *)im->options;
+	req->image = im->name;
+	in->cdrom = in->cdrom || im->cdrom;
+	return 0;
+}
+
+static void api_do_insert(struct lun *l, const struct lun_media_req *req,
+			  struct api_reply *rp)
+{
+	char err[256];
+	int r;
+
+	if (lun_change_begin(l) < 0) {
+		api_error(rp, 409, "lun_busy", "another media change on LUN %u "
+			  "is in progress", l->id);
+		return;
+	}
+	r = lun_insert_req(l, req, err, sizeof err);
+	lun_change_end(l);
+	if (r < 0)
+		api_error(rp, 422, "open_failed", "%s", err);
+	else
+		api_ok(rp, api_json_lun_of(l));
+}
+
+static void api_put_media(struct api_server *s, struct lun *l,
+			  const struct api_request *rq, struct api_reply *rp)
+{
+	struct api_insert in = { .source = NULL };
+	struct lun_media_req req = { .source = NULL };
+	static __thread char src[LUN_SOURCE_SHOW];
+	char msg[512];
+	const char *code;
+	json_object *body;
+
+	if (!(body = api_parse_json(rq->body, rq->body_len))) {
+		api_error(rp, 400, "bad_json", "the body is not valid JSON");
+		return;
+	}
+	if (api_parse_insert(body, &in, rp) < 0)
+		goto out;
+	if (in.image) {
+		if (api_resolve_image(s, &in, &req, rp) < 0)
+			goto out;
+	} else if (api_policy_check(&s->policy, in.source, src, sizeof src,
+				    &code, msg, sizeof msg) < 0) {
+		api_error(rp, 422, code, "%s", msg);
+		goto out;
+	} else {
+		req = (struct lun_media_req){ .source = src,
+			.readonly = in.readonly, .options = in.options };
+	}
+	if (in.cdrom)
+		api_error(rp, 422, "cdrom_unsupported", "this netstickd has no "
+			  "CD-ROM mode yet; insert as a disk");
+	else
+		api_do_insert(l, &req, rp);
+out:
+	api_insert_free(&in);
+	json_object_put(body);
+}
+
+/* ---- media: DELETE ------------------------------------------------------ */
+
+static bool api_query_true(const struct api_request *rq, const char *key)
+{
+	const char *v = rq->query ? rq->query(rq->query_ctx, key) : NULL;
+
+	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+		     strcmp(v, "") == 0);
+}
+
+static void api_delete_media(struct lun *l, const struct api_request *rq,
+			     struct api_reply *rp)
+{
+	bool force = api_query_true(rq, "force");
+	int r, e;
+
+	if (lun_change_begin(l) < 0) {
+		api_error(rp, 409, "lun_busy", "another media change on LUN %u "
+			  "is in progress", l->id);
+		return;
+	}
+	r = lun_eject(l, force, false);
+	e = errno;
+	lun_change_end(l);
+	if (r == 0)
+		api_ok(rp, api_json_lun_of(l));
+	else if (e == EBUSY)
+		api_error(rp, 409, "medium_locked", "the host prevents medium "
+			  "removal on LUN %u (retry with ?force=true)", l->id);
+	else
+		api_error(rp, 409, "not_removable", "LUN %u is not removable "
+			  "(retry with ?force=true)", l->id);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/* method is one of the ", "-separated names in allow. */
+static bool api_allowed(const char *allow, const char *method)
+{
+	size_t n = strlen(method);
+
+	for (const char *a = allow; *a; a += strspn(a, ", ")) {
+		size_t len = strcspn(a, ", ");
+		if (len == n && strncmp(a, method, n) == 0)
+			return true;
+		a += len;
+	}
+	return false;
+}
+
+static bool api_method(const struct api_request *rq, const char *m,
+		       const char *allow, struct api_reply *rp)
+{
+	if (strcmp(rq->method, m) == 0 ||
+	    (strcmp(m, "GET") == 0 && strcmp(rq->method, "HEAD") == 0))
+		return true;
+	if (api_allowed(allow, rq->method))
+		return false;   /* another handler for this path takes it */
+	rp->allow = allow;
+	api_error(rp, 405, "method_not_allowed", "%s is not allowed here "
+		  "(allowed: %s)", rq->method, allow);
+	return false;
+}
+
+static void api_route_lun(struct api_server *s, const struct api_request *rq,
+			  const char *p, struct api_reply *rp)
+{
+	const char *rest;
+	struct lun *l = api_lun_of(s, p, &rest, rp);
+
+	if (!l)
+		return;
+	if (strcmp(rest, "") == 0) {
+		if (api_method(rq, "GET", "GET, HEAD", rp))
+			api_ok(rp, api_json_lun_of(l));
+	} else if (strcmp(rest, "/media") == 0) {
+		if (api_method(rq, "PUT", "PUT, DELETE", rp))
+			api_put_media(s, l, rq, rp);
+		else if (api_method(rq, "DELETE", "PUT, DELETE", rp))
+			api_delete_media(l, rq, rp);
+	} else {
+		api_error(rp, 404, "not_found", "no such resource");
+	}
+}
+
+static void api_route_luns(struct api_server *s, struct api_reply *rp)
+{
+	json_object *a = json_object_new_array();
+
+	for (unsigned i = 0; i < s->nluns; i++)
+		json_object_array_add(a, api_json_lun_of(&s->luns[i]));
+	api_ok(rp, a);
+}
+
+static void api_route_metrics(struct api_server *s, struct api_reply *rp)
+{
+	rp->status = 200;
+	rp->text = metrics_render(s, &rp->text_len);
+	rp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	if (!rp->text)
+		api_error(rp, 500, "internal", "out of memory");
+}
+
+void api_route(struct api_server *s, const struct api_request *rq,
+	       struct api_reply *rp)
+{
+	const char *p = rq->path;
+	size_t n = strlen(API_PREFIX);
+
+	memset(rp, 0, sizeof *rp);
+	if (strcmp(p, "/metrics") == 0) {
+		if (api_method(rq, "GET", "GET, HEAD", rp))
+			api_route_metrics(s, rp);
+		return;
+	}
+	if (strncmp(p, API_PREFIX, n) != 0 || (p[n] && p[n] != '/'))
+		goto not_found;
+	p += n;
+	if (strcmp(p, "/status") == 0) {
+		if (api_method(rq, "GET", "GET, HEAD", rp))
+			api_ok(rp, api_json_status(s));
+	} else if (strcmp(p, "/luns") == 0 || strcmp(p, "/luns/") == 0) {
+		if (api_method(rq, "GET", "GET, HEAD", rp))
+			api_route_luns(s, rp);
+	} else if (strncmp(p, "/luns/", 6) == 0) {
+		api_route_lun(s, rq, p + 6, rp);
+	} else if (strcmp(p, "/images") == 0) {
+		if (api_method(rq, "GET", "GET, HEAD", rp))
+			api_ok(rp, api_json_images(s->cfg));
+	} else {
+		goto not_found;
+	}
+	if (!rp->status)
+		api_error(rp, 500, "internal", "no reply");
+	return;
+not_found:
+	api_error(rp, 404, "not_found", "no such resource");
+}
