@@ -55,9 +55,10 @@ endif
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check check-unit check-backends check-vm check-asan \
+        check-api check-webui \
         check-valgrind fuzz demo bench clean install
 
-all: $(BUILD)/netstickd
+all: $(BUILD)/netstickd $(BUILD)/netstick
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -69,6 +70,16 @@ $(BUILD)/libnetstick.a: $(LIB_OBJ)
 
 $(BUILD)/netstickd: $(BUILD)/obj/daemon/main.o $(BUILD)/libnetstick.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# The `netstick` CLI (cli/): libcurl + json-c, nothing from the daemon.
+CLI_SRC := $(wildcard cli/*.c)
+CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+$(BUILD)/obj/cli/%.o: cli/%.c cli/cli.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/netstick: $(CLI_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs libcurl json-c)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(BUILD)/libnetstick.a $(HDRS)
 	@mkdir -p $(dir $@)
@@ -93,9 +104,18 @@ check-backends: $(BUILD)/tests/betool
 check-vm: $(BUILD)/netstickd
 	tests/vm/check.sh
 
+# The admin API against a running netstickd --no-usb (tests/api/), and the
+# web UI in headless Chromium (tests/webui/).
+check-api: $(BUILD)/netstickd $(BUILD)/netstick
+	@NETSTICKD=$(BUILD)/netstickd NETSTICK_CLI=$(BUILD)/netstick \
+		tests/api/run-api.sh
+
+check-webui: $(BUILD)/netstickd
+	@NETSTICKD=$(BUILD)/netstickd tests/webui/run-webui.sh
+
 # Every stage runs even if an earlier one failed; the exit status says
 # whether all passed.
-CHECK_STAGES := check-unit check-backends check-vm
+CHECK_STAGES := check-unit check-api check-backends check-vm
 
 check: deps
 	@rc=0; for t in $(CHECK_STAGES); do \
@@ -136,11 +156,23 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/netstickd
 	tests/vm/bench.sh
 
-install: $(BUILD)/netstickd
+# PREFIX=/usr/local by default; the unit's paths follow PREFIX.  The
+# config example goes to /etc/netstick (config.yaml itself is the
+# operator's and is never overwritten).
+install: $(BUILD)/netstickd $(BUILD)/netstick
 	install -D -m 0755 $(BUILD)/netstickd $(DESTDIR)$(PREFIX)/sbin/netstickd
+	install -D -m 0755 $(BUILD)/netstick $(DESTDIR)$(PREFIX)/bin/netstick
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/netstick/webui
+	install -m 0644 webui/*.html webui/*.js webui/*.css webui/*.svg \
+		$(DESTDIR)$(PREFIX)/share/netstick/webui/
 	install -D -m 0644 config.yaml $(DESTDIR)/etc/netstick/config.yaml.example
-	install -D -m 0644 systemd/netstickd.service \
+	install -d -m 0700 $(DESTDIR)/var/lib/netstick
+	install -d -m 0755 $(DESTDIR)/var/lib/netstick/images
+	sed 's|/usr/local|$(PREFIX)|g' systemd/netstickd.service > $(BUILD)/netstickd.service
+	install -D -m 0644 $(BUILD)/netstickd.service \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system/netstickd.service
+	install -D -m 0644 docs/api.md $(DESTDIR)$(PREFIX)/share/doc/netstick/api.md
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netstick/README.md
 
 clean:
 	rm -rf build build-asan build-fuzz

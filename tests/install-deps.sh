@@ -8,14 +8,20 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libyaml-dev libaio-dev libsystemd-dev
-	libnbd-dev libcurl4-openssl-dev)
+	libnbd-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libjson-c-dev libssl-dev)   # admin API, CLI
 TEST_PKGS=(
 	clang libclang-rt-14-dev valgrind            # sanitizers, fuzzers
 	qemu-system-x86 busybox-static kmod cpio     # the VM harness
 	sg3-utils fio dosfstools e2fsprogs mtools    # host-side tools in the VM
 	util-linux eject usbutils
 	nbdkit qemu-utils nginx-light openssl python3 # backend tests (real servers)
+	chromium                                      # web UI tests (playwright-core)
 )
+# Node.js for the web UI tests: Debian's nodejs + npm unless a node is there.
+if [ "${1:-}" != "--build" ] && ! command -v npm >/dev/null; then
+	TEST_PKGS+=(nodejs npm)
+fi
 
 want=("${BUILD_PKGS[@]}")
 [ "${1:-}" = "--build" ] || want+=("${TEST_PKGS[@]}")
