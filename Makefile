@@ -115,7 +115,7 @@ check-webui: $(BUILD)/netstickd
 
 # Every stage runs even if an earlier one failed; the exit status says
 # whether all passed.
-CHECK_STAGES := check-unit check-api check-backends check-vm
+CHECK_STAGES := check-unit check-api check-webui check-backends check-vm
 
 check: deps
 	@rc=0; for t in $(CHECK_STAGES); do \

@@ -405,6 +405,8 @@ void lun_change_end(struct lun *l)
 	pthread_mutex_lock(&l->lock);
 	l->changing = false;
 	pthread_mutex_unlock(&l->lock);
+	/* Observers saw the change with `changing` set: tell them it ended. */
+	lun_notify(l, LUN_EV_MEDIA);
 }
 
 const char *lun_state_name(enum lun_state s)

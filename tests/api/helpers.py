@@ -173,7 +173,7 @@ class Sse:
         end = time.monotonic() + limit
         ev = {}
         while time.monotonic() < end:
-            line = self.resp.fp.readline().decode()
+            line = self.resp.readline().decode()
             if line == "":
                 return None
             line = line.rstrip("\n")

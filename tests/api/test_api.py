@@ -382,8 +382,12 @@ def test_events_hello_then_media_changes():
     last = int(ev["id"])
     expect(D.call("DELETE", "/api/v1/luns/1/media"), 200)
     ev = sse.next("lun")
+    while ev and ev["data"]["lun"]["state"] != "empty":
+        ev = sse.next("lun")
+    check(ev and ev["data"]["change"] == "media", ev)
+    ev = sse.next("lun")   # the change is over: changing is false again
     check(ev["data"]["lun"]["state"] == "empty", ev)
-    check(ev["data"]["change"] == "media", ev)
+    check(ev["data"]["lun"]["changing"] is False, ev)
     sse.close()
     # Reconnecting with Last-Event-ID replays what was missed.
     again = Sse(D.port, TOKEN, last_id=last)

@@ -1,0 +1,224 @@
+// webui.test.mjs — the web UI in real headless Chromium (Debian's
+// chromium, driven by playwright-core; no browser download).
+//
+// Starts build/netstickd --no-usb with a catalog and two LUNs (LUN 1 is
+// not removable, so an eject needs force), then, as a person would:
+// signs in, inserts from the catalog, ejects, force-ejects, sees a change
+// made through the API arrive via the event stream, and sees a failed
+// insert explained.  Screenshots go to build/webui-artifacts/.
+//
+//   node tests/webui/webui.test.mjs [NAME_REGEX]
+//
+// Closing line: "webui: N passed, N failed".
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const netstickd = process.env.NETSTICKD || path.join(repo, "build/netstickd");
+const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
+const artifacts = path.join(repo, "build/webui-artifacts");
+const TOKEN = "webui-test-token-0123456789";
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+function check(cond, what) {
+  if (!cond) throw new Error("check failed: " + what);
+}
+
+// ---------------------------------------------------------------- daemon
+
+async function startDaemon(tmp) {
+  const images = path.join(tmp, "images");
+  fs.mkdirSync(images);
+  fs.writeFileSync(path.join(images, "installer.img"), Buffer.alloc(4 << 20, 1));
+  fs.writeFileSync(path.join(images, "drivers.img"), Buffer.alloc(1 << 20, 2));
+  const cfg = `api:
+  port: 0
+  token: "${TOKEN}"
+  allowed_dir: ${images}
+  allowed_schemes: [file, memory]
+  webui_dir: ${path.join(repo, "webui")}
+images:
+  - name: installer
+    source: ${images}/installer.img
+    description: Debian installer
+  - name: drivers
+    source: ${images}/drivers.img
+    readonly: true
+    description: Driver disk
+  - name: broken
+    source: ${images}/missing.img
+    description: Points nowhere
+luns:
+  - {}
+  - media: memory:2M
+    removable: false
+`;
+  fs.writeFileSync(path.join(tmp, "config.yaml"), cfg);
+  const log = path.join(tmp, "netstickd.log");
+  const out = fs.openSync(log, "w");
+  const proc = spawn(netstickd, ["--no-usb", "-c", path.join(tmp, "config.yaml")],
+                     { stdio: ["ignore", out, out] });
+  for (let i = 0; i < 200; i++) {
+    const m = /listening on http:\/\/[^:]+:(\d+)\//.exec(fs.readFileSync(log, "utf8"));
+    if (m) return { proc, port: Number(m[1]), log };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  proc.kill();
+  throw new Error("netstickd did not start: " + fs.readFileSync(log, "utf8"));
+}
+
+async function apiCall(port, method, p, body) {
+  const r = await fetch(`http://127.0.0.1:${port}${p}`, {
+    method, headers: { Authorization: "Bearer " + TOKEN, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+// ---------------------------------------------------------------- tests
+
+const lunCard = (page, id) => page.locator(`article.card[data-lun="${id}"]`);
+const shot = (page, name) => page.screenshot({ path: path.join(artifacts, name + ".png"), fullPage: true });
+
+test("login_page_then_sign_in", async ({ page, base }) => {
+  await page.goto(base);
+  await page.locator("#login").waitFor({ state: "visible" });
+  await page.fill("#token", "wrong-token-012345678");
+  await page.click("#login-form button");
+  await page.locator("#login-error").waitFor({ state: "visible" });
+  check((await page.textContent("#login-error")).includes("refused"), "refused message");
+  await shot(page, "01-login-refused");
+  await page.fill("#token", TOKEN);
+  await page.click("#login-form button");
+  await lunCard(page, 0).waitFor();
+  await page.locator("#live.on").waitFor();
+  check((await page.textContent("#device")).includes("USB off (--no-usb)"), "device line");
+});
+
+test("insert_from_catalog", async ({ page }) => {
+  const c = lunCard(page, 0);
+  await c.locator(".state").filter({ hasText: "empty" }).waitFor();
+  await c.locator("select.image").selectOption("installer");
+  await c.locator(".insert-catalog button").click();
+  await c.locator(".state").filter({ hasText: "ready" }).waitFor();
+  const media = await c.locator(".media").textContent();
+  check(media.includes("installer.img") && media.includes("4.0 MiB"), media);
+  check((await c.locator(".message").textContent()).includes("Inserted installer"), "message");
+  await shot(page, "02-inserted-from-catalog");
+});
+
+test("eject", async ({ page }) => {
+  const c = lunCard(page, 0);
+  await c.locator("button.eject").click();
+  await c.locator(".state").filter({ hasText: "empty" }).waitFor();
+  check((await c.locator(".media").textContent()).includes("empty drive"), "empty");
+  await shot(page, "03-ejected");
+});
+
+test("forced_eject_after_409", async ({ page }) => {
+  const c = lunCard(page, 1);
+  await c.locator(".state").filter({ hasText: "ready" }).waitFor();
+  await c.locator("button.eject").click();
+  await c.locator("button.force").waitFor({ state: "visible" });
+  check((await c.locator(".message").textContent()).length > 0, "refusal explained");
+  await shot(page, "04-eject-refused");
+  await c.locator("button.force").click();
+  check((await c.locator("button.force").textContent()).includes("Confirm"), "asks to confirm");
+  await c.locator("button.force").click();
+  await c.locator(".state").filter({ hasText: "empty" }).waitFor();
+  check((await c.locator(".message").textContent()).includes("forced"), "forced message");
+  await shot(page, "05-force-ejected");
+});
+
+test("live_change_via_sse", async ({ page, port }) => {
+  const c = lunCard(page, 0);
+  const r = await apiCall(port, "PUT", "/api/v1/luns/0/media", { image: "drivers" });
+  check(r.status === 200, "API insert " + r.status);
+  await c.locator(".state").filter({ hasText: "ready" }).waitFor({ timeout: 5000 });
+  const media = await c.locator(".media").textContent();
+  check(media.includes("drivers.img") && media.includes("read-only"), media);
+  await apiCall(port, "DELETE", "/api/v1/luns/0/media");
+  await c.locator(".state").filter({ hasText: "empty" }).waitFor({ timeout: 5000 });
+  await shot(page, "06-live-update");
+});
+
+test("failed_insert_shown_plainly", async ({ page }) => {
+  const c = lunCard(page, 0);
+  await c.locator("select.image").selectOption("broken");
+  await c.locator(".insert-catalog button").click();
+  await c.locator(".state").filter({ hasText: "error" }).waitFor();
+  await c.locator(".lun-error").waitFor({ state: "visible" });
+  const text = await c.locator(".lun-error").textContent();
+  check(text.includes("missing.img"), text);
+  check((await c.locator(".message").textContent()).includes("could not be opened"), "message");
+  await shot(page, "07-insert-failed");
+});
+
+test("insert_by_path_refused_outside_allowed_dir", async ({ page }) => {
+  const c = lunCard(page, 0);
+  await c.locator("input.source").fill("/etc/passwd");
+  await c.locator(".insert-source button").click();
+  await c.locator(".message.bad").waitFor();
+  check((await c.locator(".message").textContent()).includes("allowed_dir"), "policy message");
+});
+
+// ---------------------------------------------------------------- runner
+
+async function main() {
+  const only = new RegExp(process.argv[2] || "");
+  fs.mkdirSync(artifacts, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "netstick-webui."));
+  let passed = 0, failed = 0, daemon, browser;
+  try {
+    daemon = await startDaemon(tmp);
+    // A fresh --user-data-dir: playwright takes it as the profile argument.
+    browser = await chromium.launchPersistentContext(path.join(tmp, "profile"), {
+      executablePath: chromiumPath,
+      headless: true,
+      viewport: { width: 1100, height: 800 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"],
+    });
+    const page = browser.pages()[0] || await browser.newPage();
+    page.setDefaultTimeout(8000);
+    const consoleErrors = [];
+    page.on("pageerror", (e) => consoleErrors.push(e.message));
+    const ctx = { page, port: daemon.port, base: `http://127.0.0.1:${daemon.port}/` };
+    for (const t of tests) {
+      if (!only.test(t.name)) continue;
+      try {
+        await t.fn(ctx);
+        check(consoleErrors.length === 0, "page errors: " + consoleErrors.join("; "));
+        console.log("ok   " + t.name);
+        passed++;
+      } catch (e) {
+        console.log("FAIL " + t.name + "\n  " + e.message.split("\n")[0]);
+        await shot(page, "FAIL-" + t.name).catch(() => {});
+        consoleErrors.length = 0;
+        failed++;
+      }
+    }
+    if (daemon.proc.exitCode !== null) {
+      console.log("FAIL netstickd died:\n" + fs.readFileSync(daemon.log, "utf8"));
+      failed++;
+    }
+  } catch (e) {
+    console.log("FAIL setup: " + e.message);
+    failed++;
+  } finally {
+    if (browser) await browser.close();
+    if (daemon) daemon.proc.kill("SIGTERM");
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`webui: ${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main();
