@@ -2,7 +2,7 @@
  * API (docs/cli.md).
  *
  *   netstick [OPTIONS] status | luns [LUN] | images | watch
- *   netstick [OPTIONS] insert LUN SOURCE|IMAGE [--ro] [--cdrom]
+ *   netstick [OPTIONS] insert LUN SOURCE|IMAGE [--ro] [--cdrom] [--force]
  *   netstick [OPTIONS] eject LUN [--force]
  *   netstick [OPTIONS] ui-url
  *
@@ -30,10 +30,12 @@ static void usage(FILE *f)
 		"  status                       device, USB and LUN summary\n"
 		"  luns [LUN]                   media, host lock, I/O counters\n"
 		"  images                       the catalog from config.yaml\n"
-		"  insert LUN SOURCE|IMAGE [--ro] [--cdrom]\n"
+		"  insert LUN SOURCE|IMAGE [--ro] [--cdrom] [--force]\n"
 		"                               insert or swap media; an argument\n"
 		"                               with '/' or ':' is a source (path\n"
-		"                               or URI), otherwise an image name\n"
+		"                               or URI), otherwise an image name;\n"
+		"                               --force: swap even while the host\n"
+		"                               prevents medium removal\n"
 		"  eject LUN [--force]          eject (--force: even while the\n"
 		"                               host prevents medium removal)\n"
 		"  watch                        follow events until interrupted\n"
@@ -132,7 +134,7 @@ static bool valid_lun(const char *s)
 static int cmd_insert(const struct cli *c, int argc, char **argv)
 {
 	json_object *o = json_object_new_object();
-	bool ro = false, cdrom = false;
+	bool ro = false, cdrom = false, force = false;
 	const char *lun = NULL, *what = NULL;
 	char path[64];
 	int rc;
@@ -143,6 +145,9 @@ static int cmd_insert(const struct cli *c, int argc, char **argv)
 			ro = true;
 		else if (strcmp(argv[i], "--cdrom") == 0)
 			cdrom = true;
+		else if (strcmp(argv[i], "--force") == 0 ||
+			 strcmp(argv[i], "-f") == 0)
+			force = true;
 		else if (!lun)
 			lun = argv[i];
 		else if (!what)
@@ -161,7 +166,8 @@ static int cmd_insert(const struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "readonly", json_object_new_boolean(1));
 	if (cdrom)
 		json_object_object_add(o, "cdrom", json_object_new_boolean(1));
-	snprintf(path, sizeof path, "/api/v1/luns/%s/media", lun);
+	snprintf(path, sizeof path, "/api/v1/luns/%s/media%s", lun,
+		 force ? "?force=true" : "");
 	rc = run(c, "PUT", path, json_object_to_json_string(o), print_lun);
 	json_object_put(o);
 	return rc;

@@ -3,7 +3,8 @@
  *   GET    /api/v1/status
  *   GET    /api/v1/luns
  *   GET    /api/v1/luns/{id}
- *   PUT    /api/v1/luns/{id}/media   {source|image, readonly, cdrom, options}
+ *   PUT    /api/v1/luns/{id}/media[?force=true]
+ *                                    {source|image, readonly, cdrom, options}
  *   DELETE /api/v1/luns/{id}/media[?force=true]
  *   GET    /api/v1/images
  *   GET    /metrics
@@ -81,6 +82,15 @@ static json_object *api_parse_json(const char *body, size_t len)
 	}
 	json_tokener_free(tok);
 	return o;
+}
+
+/* ?force=true, ?force=1 or a bare ?force. */
+static bool api_query_true(const struct api_request *rq, const char *key)
+{
+	const char *v = rq->query ? rq->query(rq->query_ctx, key) : NULL;
+
+	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
+		     strcmp(v, "") == 0);
 }
 
 /* ---- media: PUT ------------------------------------------------------- */
@@ -210,8 +220,24 @@ static int api_resolve_image(struct api_server *s, struct api_insert *in,
 	return 0;
 }
 
+/* A swap takes the current media away from the host, like an eject: it
+ * is refused while the host holds PREVENT MEDIUM REMOVAL, unless forced.
+ * An empty drive can always be loaded. */
+static bool api_swap_locked(struct lun *l, bool force, struct api_reply *rp)
+{
+	struct lun_snapshot s;
+
+	lun_snapshot(l, &s);
+	if (force || !s.prevent || s.state != LUN_READY)
+		return false;
+	api_error(rp, 409, "medium_locked", "the host prevents medium removal "
+		  "on LUN %u: a swap would pull its media (retry with "
+		  "?force=true)", l->id);
+	return true;
+}
+
 static void api_do_insert(struct lun *l, const struct lun_media_req *req,
-			  struct api_reply *rp)
+			  bool force, struct api_reply *rp)
 {
 	char err[256];
 	int r;
@@ -219,6 +245,10 @@ static void api_do_insert(struct lun *l, const struct lun_media_req *req,
 	if (lun_change_begin(l) < 0) {
 		api_error(rp, 409, "lun_busy", "another media change on LUN %u "
 			  "is in progress", l->id);
+		return;
+	}
+	if (api_swap_locked(l, force, rp)) {
+		lun_change_end(l);
 		return;
 	}
 	r = lun_insert_req(l, req, err, sizeof err);
@@ -260,21 +290,13 @@ static void api_put_media(struct api_server *s, struct lun *l,
 		api_error(rp, 422, "cdrom_unsupported", "this netstickd has no "
 			  "CD-ROM mode yet; insert as a disk");
 	else
-		api_do_insert(l, &req, rp);
+		api_do_insert(l, &req, api_query_true(rq, "force"), rp);
 out:
 	api_insert_free(&in);
 	json_object_put(body);
 }
 
 /* ---- media: DELETE ------------------------------------------------------ */
-
-static bool api_query_true(const struct api_request *rq, const char *key)
-{
-	const char *v = rq->query ? rq->query(rq->query_ctx, key) : NULL;
-
-	return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 ||
-		     strcmp(v, "") == 0);
-}
 
 static void api_delete_media(struct lun *l, const struct api_request *rq,
 			     struct api_reply *rp)

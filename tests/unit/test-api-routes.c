@@ -274,10 +274,20 @@ TEST(test_api_eject_while_host_locked_409_then_forced)
 	CHECK_EQ(luns[0].state, LUN_READY);
 	force_value = "false";
 	EXPECT("DELETE", "/api/v1/luns/0/media", NULL, 409, "medium_locked");
+	/* A swap would pull the media too. */
+	force_value = NULL;
+	EXPECT("PUT", "/api/v1/luns/0/media", "{\"source\":\"memory:2M\"}",
+	       409, "medium_locked");
+	CHECK_EQ(luns[0].be->size, 1 << 20);
 	force_value = "true";
+	EXPECT("PUT", "/api/v1/luns/0/media", "{\"source\":\"memory:2M\"}",
+	       200, "(none)");
 	EXPECT("DELETE", "/api/v1/luns/0/media", NULL, 200, "(none)");
 	CHECK_EQ(luns[0].state, LUN_EMPTY);
+	/* An empty drive loads even while the host holds the lock. */
 	force_value = NULL;
+	EXPECT("PUT", "/api/v1/luns/0/media", "{\"source\":\"memory:1M\"}",
+	       200, "(none)");
 	lun_set_prevent(&luns[0], false);
 }
 
