@@ -194,6 +194,8 @@ async function insert(id, body) {
 function insertError(e) {
   switch (e.code) {
     case "lun_busy": return "Another change on this drive is in progress; try again.";
+    case "medium_locked": return "The host is using this drive and prevents its removal: " +
+      "eject it on the host first, or force the eject, then insert.";
     case "open_failed": return "The media could not be opened: " + e.message;
     default: return e.message;
   }

@@ -14,10 +14,12 @@ covers it in-process and tests/vm/api-swap.sh with a real Linux host.
 One line per test ("ok NAME" / "FAIL NAME" / "skip NAME: why"), then
 "api: N passed, N failed[, N skipped]".  Exit status 1 if any failed.
 """
+import http.client
 import json
 import os
 import re
 import shutil
+import ssl
 import stat
 import subprocess
 import sys
@@ -452,6 +454,47 @@ def test_token_file_generated_0600_and_used():
         d = Daemon(tmp, api={"token_file": tf}, token=None)
         expect(call(d.port, "GET", "/api/v1/status", token=token), 200)
         d.stop()
+    finally:
+        rm_tmp(tmp)
+
+
+@test
+def test_tls_api_with_cli_cacert():
+    if not shutil.which("openssl"):
+        raise Skip("openssl is not installed")
+    tmp = new_tmp()
+    try:
+        key, cert = os.path.join(tmp, "api.key"), os.path.join(tmp, "api.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        d = Daemon(tmp, api={"tls_cert": cert, "tls_key": key})
+        check("listening on https://" in d.log_text(), d.log_text())
+        ctx = ssl.create_default_context(cafile=cert)
+        conn = http.client.HTTPSConnection("127.0.0.1", d.port, context=ctx,
+                                           timeout=20)
+        conn.request("GET", "/api/v1/status",
+                     headers={"Authorization": "Bearer " + TOKEN})
+        r = conn.getresponse()
+        check(r.status == 200 and json.loads(r.read())["version"], r.status)
+        conn.close()
+        # Plain HTTP on the TLS port gets no API.
+        try:
+            st, _, _ = call(d.port, "GET", "/api/v1/status", token=TOKEN)
+            check(st != 200, "plain HTTP answered")
+        except (OSError, http.client.HTTPException):
+            pass
+        env = dict(os.environ, NETSTICK_TOKEN=TOKEN,
+                   NETSTICK_URL="https://127.0.0.1:%d" % d.port)
+        p = subprocess.run([CLI, "--cacert", cert, "status"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode == 0 and "LUN 0" in p.stdout, p)
+        p = subprocess.run([CLI, "status"], env=env, capture_output=True,
+                           text=True, timeout=30)
+        check(p.returncode == 3, "untrusted certificate accepted: %s" % p)
+        check(d.stop() == 0, "exit status")
     finally:
         rm_tmp(tmp)
 
