@@ -5,25 +5,29 @@
 #include "sense.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static lun_observer_fn lun_observer;
-static void *lun_observer_arg;
+/* Set by the API thread at start and stop, read by every thread. */
+static _Atomic(lun_observer_fn) lun_observer;
+static void *_Atomic lun_observer_arg;
 
 void lun_set_observer(lun_observer_fn fn, void *arg)
 {
-	lun_observer_arg = arg;
-	lun_observer = fn;
+	atomic_store(&lun_observer_arg, arg);
+	atomic_store(&lun_observer, fn);
 }
 
 /* Lock not held. */
 static void lun_notify(struct lun *l, enum lun_event ev)
 {
-	if (lun_observer)
-		lun_observer(l, ev, lun_observer_arg);
+	lun_observer_fn fn = atomic_load(&lun_observer);
+
+	if (fn)
+		fn(l, ev, atomic_load(&lun_observer_arg));
 }
 
 static void lun_copy_field(char *dst, size_t dstlen, const char *src)
