@@ -104,7 +104,9 @@ check-backends: $(BUILD)/tests/betool
 check-vm: $(BUILD)/netstickd
 	@rc=0; tests/vm/check.sh || rc=1; \
 	tests/vm/run-vm.sh --timeout 600 tests/backends/vm-network-luns.sh || \
-		{ rc=1; echo "vm-network-luns: 0 passed, 1 failed"; }; exit $$rc
+		{ rc=1; echo "vm-network-luns: 0 passed, 1 failed"; }; \
+	tests/vm/run-vm.sh --timeout 600 tests/vm/api-swap.sh || \
+		{ rc=1; echo "vm-api-swap: 0 passed, 1 failed"; }; exit $$rc
 
 # The admin API against a running netstickd --no-usb (tests/api/), and the
 # web UI in headless Chromium (tests/webui/).
