@@ -691,6 +691,14 @@ t_write_after_reset() {
 	t_write_lba 4242
 }
 
+# ---------------------------------------------------------------- checks: raw BOT
+
+# bot_raw.py CHECK through usbfs (usb-storage is detached for good).
+t_bot_raw() {
+	requires python3
+	python3 "$HERE/bot_raw.py" "$USBDEV" "$@"
+}
+
 # ---------------------------------------------------------------- battery
 
 group_single() {
@@ -772,6 +780,8 @@ group_luns() {
 	t test-readonly-lun-mode-sense-wp t_ro_mode_sense_wp
 	t test-readonly-lun-write-refused t_ro_write_refused
 	t test-writable-lun-beside-readonly t_write_lba 77
+	[[ -n $GROUP_BROKEN || -n $SKIP_ALL ]] || USBDEV=$(usbdev_of "$DISK")
+	t test-bot-get-max-lun-two-luns t_bot_raw get-max-lun 1
 	stop_group test-stop-clean-two-luns
 }
 
@@ -789,6 +799,23 @@ group_resets() {
 	stop_group test-stop-during-io io
 }
 
+# Below SCSI: CBW/CSW by hand (usb-storage detached).
+group_bot() {
+	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
+	cp "$PRISTINE" "$IMG"
+	BLOCKS=$((IMG_MIB * 2048))
+	start_group test-enumerate-for-bot "media=$IMG"
+	[[ -n $GROUP_BROKEN || -n $SKIP_ALL ]] || USBDEV=$(usbdev_of "$DISK")
+	t test-bot-get-max-lun t_bot_raw get-max-lun 0
+	t test-bot-inquiry-csw t_bot_raw inquiry
+	t test-bot-hi-gt-di-residue-raw t_bot_raw hi-gt-di
+	t test-bot-invalid-cbw-signature-stalls t_bot_raw invalid-cbw
+	t test-bot-short-cbw-stalls t_bot_raw short-cbw
+	t test-bot-stalled-until-reset t_bot_raw wedged-until-reset
+	t test-bot-reset-mid-data t_bot_raw reset-mid-data
+	stop_group test-stop-clean-after-bot
+}
+
 run_side() {
 	CHECK_SIDE=$1
 	SKIP_ALL=
@@ -800,6 +827,7 @@ run_side() {
 	group_single
 	group_luns
 	group_resets
+	group_bot
 }
 
 print_table() {
