@@ -89,6 +89,7 @@ source "$HERE/lib.sh"
 SPEED=${NETSTICK_VM_SPEED:-high}
 CHECK_TIMEOUT=90
 GROUP_BROKEN=	# why every check of the current group fails
+NEED_MEDIUM=1	# start_group waits for a medium (size > 0)
 SKIP_ALL=	# why every check of the current side is skipped
 
 # check, but aware of a side being skipped or a group without a device.
@@ -190,7 +191,7 @@ start_gadget() {
 		fi
 		return 1
 	fi
-	if ! disk_wait_size "$sd" 20; then
+	if ((NEED_MEDIUM)) && ! disk_wait_size "$sd" 20; then
 		START_WHY="$sd has no medium (size 0)"
 		return 1
 	fi
@@ -691,6 +692,53 @@ t_write_after_reset() {
 	t_write_lba 4242
 }
 
+# ---------------------------------------------------------------- checks: empty drive
+
+t_empty_size() {
+	echo "size=$(cat "/sys/block/$DISK/size")"
+	[[ $(cat "/sys/block/$DISK/size") == 0 ]] || fail "the host sees a medium"
+}
+
+t_empty_tur() {
+	tur || true
+	expect_sense "Not Ready" "Medium not present" sg_raw "$SG" 00 00 00 00 00 00
+}
+
+t_empty_read_capacity() {
+	expect_sense "Not Ready" "Medium not present" \
+		sg_raw -r 8 "$SG" 25 00 00 00 00 00 00 00 00 00
+}
+
+t_empty_read() {
+	expect_sense "Not Ready" "Medium not present" \
+		sg_raw -r 512 "$SG" 28 00 00 00 00 00 00 00 01 00
+}
+
+# ---------------------------------------------------------------- checks: 4 KiB blocks
+
+t_4k_read_capacity() {
+	local out
+	out=$(sg_readcap "$SG")
+	echo "$out"
+	grep -q "Last LBA=$((IMG_MIB * 256 - 1)) " <<<"$out" || fail "last LBA"
+	grep -q "Logical block length=4096 bytes" <<<"$out" || fail "block length"
+}
+
+t_4k_host_block_size() {
+	echo "logical_block_size=$(cat "/sys/block/$DISK/queue/logical_block_size")"
+	[[ $(cat "/sys/block/$DISK/queue/logical_block_size") == 4096 ]] || fail "host did not take 4096"
+}
+
+t_4k_read_last_block() {
+	local f=$NSVM_TMP/blk4.$$ lba=$((IMG_MIB * 256 - 1))
+	sg_raw -r 4096 -o "$f" "$SG" 28 00 $(be32 $lba) 00 00 01 00
+	[[ $(sha <"$f") == "$(sha_range "$IMG" $((lba * 4096)) 4096)" ]] || fail "last block differs"
+}
+
+t_4k_full_checksum() {
+	[[ $(sha_range "$DEV" 0 $((IMG_MIB << 20))) == "$(sha <"$IMG")" ]] || fail "device content differs"
+}
+
 # ---------------------------------------------------------------- checks: raw BOT
 
 # bot_raw.py CHECK through usbfs (usb-storage is detached for good).
@@ -799,6 +847,34 @@ group_resets() {
 	stop_group test-stop-during-io io
 }
 
+# A removable drive with no medium.
+group_empty() {
+	NEED_MEDIUM=0
+	start_group test-enumerate-empty-drive "media="
+	NEED_MEDIUM=1
+	t test-empty-drive-size-zero t_empty_size
+	t test-empty-drive-tur-not-present t_empty_tur
+	t test-empty-drive-read-capacity-not-present t_empty_read_capacity
+	t test-empty-drive-read-not-present t_empty_read
+	stop_group test-stop-clean-empty-drive
+}
+
+# 4096-byte logical blocks (netstickd only: f_mass_storage has no setting).
+group_4k() {
+	local saved=$SKIP_ALL
+	[[ $CHECK_SIDE == kernel ]] && SKIP_ALL="f_mass_storage has no block size setting"
+	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
+	cp "$PRISTINE" "$IMG"
+	start_group test-enumerate-4k-blocks "media=$IMG,block_size=4096"
+	t test-4k-read-capacity t_4k_read_capacity
+	t test-4k-host-block-size t_4k_host_block_size
+	t test-4k-read-last-block t_4k_read_last_block
+	t test-4k-read-full-checksum t_4k_full_checksum
+	t test-4k-ext4-mkfs-mount-fsck t_ext4
+	stop_group test-stop-clean-4k-blocks
+	SKIP_ALL=$saved
+}
+
 # Below SCSI: CBW/CSW by hand (usb-storage detached).
 group_bot() {
 	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
@@ -827,6 +903,8 @@ run_side() {
 	group_single
 	group_luns
 	group_resets
+	group_empty
+	group_4k
 	group_bot
 }
 
@@ -841,7 +919,7 @@ print_table() {
 				c = order[i]
 				ns = (("netstickd", c) in st) ? st["netstickd", c] : "-"
 				k = (("kernel", c) in st) ? st["kernel", c] : "-"
-				printf "%-40s netstickd=%-4s  kernel=%s\n", c, ns, k
+				printf "%-44s netstickd=%-4s  kernel=%s\n", c, ns, k
 			}
 		}' "$RESULTS_TSV"
 	echo "kernel (reference, not counted): $(summary kernel)"

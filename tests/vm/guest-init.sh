@@ -80,7 +80,7 @@ mount_root
 
 if [ "$SHELL_MODE" = 1 ]; then
 	echo "netstick VM: shell in the chroot (exit or Ctrl-D powers off)"
-	setsid cttyhack chroot /newroot /bin/bash -l
+	setsid cttyhack chroot /newroot /bin/bash --rcfile "$RESULTS/.vm/shellrc" -i
 	rc=$?
 else
 	stty -onlcr </dev/console 2>/dev/null

@@ -125,6 +125,10 @@ main() {
 	command -v qemu-system-x86_64 >/dev/null ||
 		log "warning: qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 	[[ -x $BUSYBOX ]] || die "$BUSYBOX missing (apt-get install busybox-static)"
+	mkdir -p "$CACHE"
+	# Concurrent runs wait for one another instead of racing on the cache.
+	exec 9>"$CACHE/.lock"
+	flock -w 600 9 || die "cache $CACHE is locked"
 	pkg=$(kernel_pkg)
 	kver=${pkg#linux-image-}
 	dir=$CACHE/$kver

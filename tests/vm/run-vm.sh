@@ -94,8 +94,13 @@ write_job() {
 			echo
 		fi
 	} >"$RESULTS/.vm/run.sh"
-	# --shell: the login shell sources the variables.
+	# --shell: the interactive shell starts with the same environment.
 	grep '^export\|^cd' "$RESULTS/.vm/run.sh" >"$RESULTS/.vm/env.sh"
+	{
+		echo '[ -f /etc/bash.bashrc ] && . /etc/bash.bashrc'
+		printf '. %q\n' "$RESULTS/.vm/env.sh"
+		echo "PS1='netstick-vm:\w# '"
+	} >"$RESULTS/.vm/shellrc"
 }
 
 qemu_cmd() {
@@ -123,7 +128,7 @@ qemu_cmd() {
 run_qemu() {
 	local rc=0
 	if ((SHELL_MODE)); then
-		echo "run-vm.sh: shell mode; 'source $RESULTS/.vm/env.sh' for the test environment, Ctrl-A X kills the VM" >&2
+		echo "run-vm.sh: shell in the guest (cwd: repo root, test environment set); exit powers off, Ctrl-A X kills the VM" >&2
 		"${QEMU[@]}" || rc=$?
 	else
 		local limit=(timeout -k 10 "$TIMEOUT")
