@@ -286,6 +286,7 @@ kgadget_stop() {
 netstickd_available() { [[ -x $NETSTICKD ]]; }
 
 # netstickd_config LUNSPEC...: YAML in the format of the repo's config.yaml.
+# NETSTICK_USB_TRANSFER_SIZE / NETSTICK_USB_QUEUE_DEPTH set the usb: section.
 netstickd_config() {
 	local spec
 	cat <<-EOF
@@ -296,8 +297,13 @@ netstickd_config() {
 	  udc: $GADGET_UDC
 	  serial: "NSTEST0001"
 	  functionfs_dir: $FFS_DIR
-	luns:
 	EOF
+	if [[ -n ${NETSTICK_USB_TRANSFER_SIZE:-}${NETSTICK_USB_QUEUE_DEPTH:-} ]]; then
+		echo "usb:"
+		[[ -z ${NETSTICK_USB_TRANSFER_SIZE:-} ]] || echo "  transfer_size: $NETSTICK_USB_TRANSFER_SIZE"
+		[[ -z ${NETSTICK_USB_QUEUE_DEPTH:-} ]] || echo "  queue_depth: $NETSTICK_USB_QUEUE_DEPTH"
+	fi
+	echo "luns:"
 	for spec; do
 		cat <<-EOF
 		  - media: "$(lun_get "$spec" media "")"
