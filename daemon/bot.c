@@ -218,6 +218,9 @@ static void bot_pump_in(struct bot *b)
 		uint32_t dlen = 0;
 
 		if (c->submitted < c->data_len) {
+			/* The previous chunk may still sit in b->pool. */
+			if (b->xp->flush)
+				b->xp->flush(b->xp_ctx);
 			dlen = len;
 			if (dlen > c->data_len - c->submitted)
 				dlen = (uint32_t)(c->data_len - c->submitted);

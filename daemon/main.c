@@ -269,6 +269,7 @@ static int run_loop(struct daemon *d)
 			usbio_reap(&d->usbio);
 		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
 			return -1;
+		usbio_flush(&d->usbio);
 		api_set_usb(d->api, d->ffs.state);
 	}
 	return 0;
@@ -299,6 +300,7 @@ static void drain_transfers(struct daemon *d)
 		struct pollfd p = { .fd = usbio_fd(&d->usbio), .events = POLLIN };
 		if (poll(&p, 1, 10) > 0)
 			usbio_reap(&d->usbio);
+		usbio_flush(&d->usbio);
 	}
 	if (usbio_busy(&d->usbio))
 		log_warnx("%u transfers still queued at exit",

@@ -10,9 +10,13 @@
  *    tag and the byte count or -errno.  Transfers on one endpoint move on
  *    the wire in submission order; their completions may be reported in
  *    any order.
+ *  - A transport may hold submissions back and hand them to the hardware
+ *    together (one system call for data + CSW + next CBW): flush() pushes
+ *    them out.  The event loop flushes before it sleeps; the BOT flushes
+ *    before it refills an IN buffer.
  *  - The buffer of an OUT (host→device) transfer belongs to the transport
  *    until its completion is reported; the buffer of an IN transfer may be
- *    reused as soon as submit() returns (the data has been copied).
+ *    reused once flush() has returned (the data has then been copied).
  *  - halt() stalls an endpoint with nothing queued on it.
  *  - cancel() asks for every transfer queued on ep to end; each still
  *    completes (with an error) through bot_complete().
@@ -29,6 +33,8 @@ struct xport_ops {
 		      uint64_t tag);
 	int (*halt)(void *ctx, enum xport_ep ep);
 	void (*cancel)(void *ctx, enum xport_ep ep);
+	/* Optional (NULL: submit() is immediate). */
+	void (*flush)(void *ctx);
 };
 
 #endif

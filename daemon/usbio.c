@@ -58,8 +58,6 @@ static int usbio_submit(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
 {
 	struct usbio *u = ctx;
 	struct usbio_slot *s = NULL;
-	struct iocb *cbs[1];
-	int r;
 
 	for (size_t i = 0; i < USBIO_SLOTS && !s; i++)
 		if (u->slots[i].ep < 0)
@@ -72,18 +70,51 @@ static int usbio_submit(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
 		io_prep_pread(&s->cb, u->fd[ep], buf, len, 0);
 	io_set_eventfd(&s->cb, u->efd);
 	s->cb.data = s;
-	cbs[0] = &s->cb;
-	r = io_submit(u->ctx, 1, cbs);
-	if (r != 1) {
-		log_debug(LOG_MOD_FFS, "io_submit %s %u bytes: %s",
-			  ep == XPORT_EP_IN ? "in" : "out", len,
-			  strerror(r < 0 ? -r : EIO));
-		return r < 0 ? r : -EIO;
-	}
 	s->tag = tag;
 	s->ep = (int)ep;
 	u->busy++;
+	u->batch[u->nbatch++] = &s->cb;
 	return 0;
+}
+
+/* io_submit refused these: they complete with the error at the next reap,
+ * like any failed transfer. */
+static void usbio_fail_batch(struct usbio *u, unsigned from, long err)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = from; i < u->nbatch; i++) {
+		u->failed[u->nfailed] = u->batch[i]->data;
+		u->failed_res[u->nfailed++] = err;
+	}
+	if (write(u->efd, &one, sizeof one) < 0)
+		log_warn("usbio: eventfd");
+}
+
+void usbio_flush(struct usbio *u)
+{
+	unsigned done = 0;
+
+	/* Bounded: every round submits at least one iocb or gives up. */
+	while (done < u->nbatch) {
+		int r = io_submit(u->ctx, (long)(u->nbatch - done),
+				  u->batch + done);
+		if (r == -EAGAIN || r == -EINTR)
+			r = io_submit(u->ctx, 1, u->batch + done);
+		if (r <= 0) {
+			log_debug(LOG_MOD_FFS, "io_submit: %s",
+				  strerror(r < 0 ? -r : EIO));
+			usbio_fail_batch(u, done, r < 0 ? r : -EIO);
+			break;
+		}
+		done += (unsigned)r;
+	}
+	u->nbatch = 0;
+}
+
+static void usbio_flush_op(void *ctx)
+{
+	usbio_flush(ctx);
 }
 
 /* FunctionFS stalls an endpoint when it is used in the wrong direction;
@@ -112,12 +143,23 @@ static void usbio_cancel(void *ctx, enum xport_ep ep)
 	struct usbio *u = ctx;
 	struct io_event ev;
 
+	usbio_flush(u);   /* held-back transfers are cancelled like the rest */
 	for (size_t i = 0; i < USBIO_SLOTS; i++) {
 		if (u->slots[i].ep != (int)ep)
 			continue;
 		/* -EINPROGRESS: the completion arrives through the ring. */
 		(void)io_cancel(u->ctx, &u->slots[i].cb, &ev);
 	}
+}
+
+static void usbio_deliver(struct usbio *u, struct usbio_slot *s, long res)
+{
+	uint64_t tag = s->tag;
+
+	s->ep = -1;
+	u->busy--;
+	if (u->bot)
+		bot_complete(u->bot, tag, res);
 }
 
 void usbio_reap(struct usbio *u)
@@ -129,21 +171,17 @@ void usbio_reap(struct usbio *u)
 
 	if (read(u->efd, &count, sizeof count) < 0 && errno != EAGAIN)
 		log_warn("usbio: eventfd");
+	while (u->nfailed > 0) {
+		u->nfailed--;
+		usbio_deliver(u, u->failed[u->nfailed], u->failed_res[u->nfailed]);
+	}
 	/* Bounded: each round frees at least one slot or stops. */
 	for (int round = 0; round < 64; round++) {
 		n = io_getevents(u->ctx, 0, USBIO_SLOTS, events, &zero);
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n; i++) {
-			struct usbio_slot *s = events[i].data;
-			uint64_t tag = s->tag;
-			long res = (long)events[i].res;
-
-			s->ep = -1;
-			u->busy--;
-			if (u->bot)
-				bot_complete(u->bot, tag, res);
-		}
+		for (int i = 0; i < n; i++)
+			usbio_deliver(u, events[i].data, (long)events[i].res);
 	}
 }
 
@@ -151,4 +189,5 @@ const struct xport_ops usbio_ops = {
 	.submit = usbio_submit,
 	.halt = usbio_halt,
 	.cancel = usbio_cancel,
+	.flush = usbio_flush_op,
 };

@@ -30,6 +30,13 @@ struct usbio {
 	struct bot *bot;
 	unsigned busy;
 	struct usbio_slot slots[USBIO_SLOTS];
+	/* Submissions held back until usbio_flush(), and ones io_submit
+	 * refused, reported as completions by the next usbio_reap(). */
+	struct iocb *batch[USBIO_SLOTS];
+	unsigned nbatch;
+	struct usbio_slot *failed[USBIO_SLOTS];
+	long failed_res[USBIO_SLOTS];
+	unsigned nfailed;
 };
 
 extern const struct xport_ops usbio_ops;
@@ -39,6 +46,8 @@ int usbio_init(struct usbio *u, int fd_in, int fd_out);
 void usbio_set_bot(struct usbio *u, struct bot *b);
 void usbio_fini(struct usbio *u);
 int usbio_fd(const struct usbio *u);
+/* Hands held-back submissions to the kernel in one io_submit(). */
+void usbio_flush(struct usbio *u);
 /* Delivers finished transfers to the BOT; never blocks. */
 void usbio_reap(struct usbio *u);
 /* Number of transfers still owned by the kernel. */
