@@ -26,7 +26,7 @@ IMG=$NSVM_TMP/bench.img
 TSV=$NSVM_RESULTS/bench.tsv
 RAW=$NSVM_RESULTS/raw.tsv
 CLK_TCK=$(getconf CLK_TCK)
-GADGET_PRODUCT="Bench Disk"
+export GADGET_PRODUCT="Bench Disk"
 
 # utime+stime of a process, in clock ticks.
 cpu_ticks() {

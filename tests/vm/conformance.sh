@@ -1,4 +1,6 @@
 #!/bin/bash
+# CDB bytes come from $(be32 ...) and friends, split into words on purpose.
+# shellcheck disable=SC2046
 # conformance.sh — the USB mass-storage conformance battery.
 #
 # On the host:   tests/vm/conformance.sh [--speed high|super|both] [--kvm]
@@ -87,7 +89,7 @@ fi
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 SPEED=${NETSTICK_VM_SPEED:-high}
-CHECK_TIMEOUT=90
+export CHECK_TIMEOUT=90
 GROUP_BROKEN=	# why every check of the current group fails
 NEED_MEDIUM=1	# start_group waits for a medium (size > 0)
 SKIP_ALL=	# why every check of the current side is skipped
@@ -227,7 +229,7 @@ refresh_disk() {
 
 # stop_group NAME [io]: stop the gadget (with "io": while the host reads).
 stop_group() {
-	local name=$1 io=${2:-} reader= t0=$EPOCHREALTIME
+	local name=$1 io=${2:-} reader='' t0=$EPOCHREALTIME
 	[[ -n $SKIP_ALL ]] && { record "$name" SKIP "$SKIP_ALL" >/dev/null; return 0; }
 	if [[ $io == io && -z $GROUP_BROKEN ]]; then
 		dd if="$DEV" of=/dev/null bs=1M iflag=direct status=none 2>/dev/null &

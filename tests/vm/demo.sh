@@ -1,4 +1,6 @@
 #!/bin/bash
+# Variables below are read by lib.sh functions.
+# shellcheck disable=SC2034
 # demo.sh — watch a USB host use netstickd.
 #
 #   tests/vm/demo.sh [--kvm]

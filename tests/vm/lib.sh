@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — helpers for scripts that run inside the test VM (run-vm.sh).
 # Source it from a bash script that uses `set -euo pipefail`.
 #
@@ -108,7 +109,7 @@ record() {
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 check() {
-	local name=$1 logf rc=0 why= t0=$EPOCHREALTIME secs
+	local name=$1 logf rc=0 why='' t0=$EPOCHREALTIME secs
 	shift
 	selected "$name" || return 0
 	mkdir -p "$LOG_DIR/$CHECK_SIDE"

@@ -1,4 +1,6 @@
 #!/bin/bash
+# qemu options are comma lists, not bash lists.
+# shellcheck disable=SC2054
 # run-vm.sh — run a script inside a throw-away VM that has a real Linux USB
 # host (dummy_hcd) and the gadget stack.  See docs/testing.md.
 #
