@@ -770,8 +770,8 @@ static int cfg_defaults(struct config *cfg)
 	g->max_power_ma = 100;
 	g->functionfs_dir = strdup("/run/netstick/ffs");
 	g->manage = true;
-	cfg->usb.transfer_size = 128 * 1024;
-	cfg->usb.queue_depth = 4;
+	cfg->usb.transfer_size = 32 * 1024;
+	cfg->usb.queue_depth = 8;
 	cfg->usb.realtime_priority = 10;
 	cfg->nluns = 1;
 	cfg_lun_defaults(&cfg->luns[0]);

@@ -77,8 +77,8 @@ struct config_gadget {
 };
 
 struct config_usb {
-	uint32_t transfer_size; /* 4096..4 MiB, multiple of 4096; default 128 KiB */
-	uint32_t queue_depth;   /* 1..16, default 4 */
+	uint32_t transfer_size; /* 4096..4 MiB, multiple of 4096; default 32 KiB */
+	uint32_t queue_depth;   /* 1..16, default 8 */
 	uint32_t realtime_priority; /* SCHED_FIFO priority of the USB thread,
 	                             * 1..99; 0 = normal scheduling; default 10 */
 };

@@ -58,8 +58,8 @@ static void check_defaults(const struct config *cfg)
 	CHECK_EQ(cfg->gadget.max_power_ma, 100);
 	CHECK_STR(cfg->gadget.functionfs_dir, "/run/netstick/ffs");
 	CHECK(cfg->gadget.manage);
-	CHECK_EQ(cfg->usb.transfer_size, 131072);
-	CHECK_EQ(cfg->usb.queue_depth, 4);
+	CHECK_EQ(cfg->usb.transfer_size, 32768);
+	CHECK_EQ(cfg->usb.queue_depth, 8);
 	CHECK_EQ(cfg->nluns, 1);
 	check_default_lun(&cfg->luns[0]);
 }
@@ -123,7 +123,7 @@ TEST(test_config_minimal_file)
 	CHECK_EQ(cfg->nluns, 1);
 	CHECK_STR(cfg->luns[0].media, "/srv/a.iso");
 	CHECK(cfg->luns[0].removable);
-	CHECK_EQ(cfg->usb.queue_depth, 4);
+	CHECK_EQ(cfg->usb.queue_depth, 8);
 	config_free(cfg);
 }
 
