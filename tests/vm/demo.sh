@@ -39,6 +39,7 @@ fi
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 DEMO=/run/netstick-demo
+IMAGES=/var/lib/netstick/images	# the shipped config's api.allowed_dir
 MNT=$DEMO/mnt
 SIDE=netstickd
 GADGET_NAME=netstick		# the shipped config's gadget.name
@@ -57,12 +58,18 @@ make_demo_image() {
 	EOF
 	mkfs.vfat -C -n NETSTICK "$DEMO/demo.img" 32768 >/dev/null
 	mcopy -i "$DEMO/demo.img" "$DEMO/README.txt" ::README.txt
+	# A second image for the API part, in the catalog of the demo config.
+	mkdir -p "$IMAGES"
+	echo "This is the second image, inserted through the admin API." >"$DEMO/SECOND.txt"
+	mkfs.vfat -C -n SECOND "$IMAGES/second.img" 16384 >/dev/null
+	mcopy -i "$IMAGES/second.img" "$DEMO/SECOND.txt" ::SECOND.txt
 }
 
 # The shipped config with the UDC and the media swapped.
 make_demo_config() {
 	sed -e 's|^\(  udc:\) *auto\b|\1 dummy_udc.0|' \
 		-e "s|^\\(  - media:\\) *[^ #]*|\\1 $DEMO/demo.img|" \
+		-e "s|^images: \\[\\]|images:\\n  - name: second\\n    source: $IMAGES/second.img\\n    description: a second FAT disk for the API demo|" \
 		"$REPO/config.yaml" >"$DEMO/config.yaml"
 	show diff -u "$REPO/config.yaml" "$DEMO/config.yaml" || true
 }
@@ -128,6 +135,28 @@ use_disk() {
 	show mdir -i "$DEMO/demo.img" ::
 }
 
+# The admin API (shipped config: 127.0.0.1:8080, token generated into
+# /var/lib/netstick/token on first start), driven with the netstick CLI.
+api_demo() {
+	local sd=$1 cli="$REPO/build/netstick"
+	[[ $SIDE == netstickd && -x $cli ]] || { echo "(no netstick CLI: skipping the API part)"; return 0; }
+	say "the operator's side: netstick status / images (admin API on 127.0.0.1:8080)"
+	show "$cli" status
+	show "$cli" images
+	say "eject LUN 0 through the API: the host sees the medium go"
+	show "$cli" eject 0
+	sleep 1
+	show dd if="/dev/$sd" of=/dev/null bs=512 count=1 iflag=direct || true
+	say "insert the catalog image \"second\": the host gets a unit attention and re-reads"
+	show "$cli" insert 0 second
+	disk_wait_size "$sd" 20 || true
+	show mount -t vfat -o ro "/dev/$sd" "$MNT"
+	show ls -l "$MNT"
+	show cat "$MNT/SECOND.txt"
+	show umount "$MNT"
+	show "$cli" luns 0
+}
+
 main() {
 	local sd
 	netstickd_available || SIDE=kernel
@@ -146,6 +175,7 @@ main() {
 	disk_wait_size "$sd" 20
 	show_host_side "$sd"
 	use_disk "$sd"
+	api_demo "$sd"
 	stop_server
 	say "demo done"
 }
