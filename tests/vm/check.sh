@@ -1,7 +1,15 @@
 #!/bin/bash
 # check.sh — the VM end-to-end suite run by `make check-vm` and CI:
 # the conformance battery at high speed and at SuperSpeed, netstickd and
-# the kernel gadget side by side (tests/vm/conformance.sh).
+# the kernel gadget side by side (tests/vm/conformance.sh), then the same
+# battery with every image served to netstickd by a real NBD server
+# (nbdkit on the guest's loopback), netstickd only.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-exec "$HERE/conformance.sh" --speed both "$@"
+RESULTS=$(cd "$HERE/../.." && pwd)/build/vm-results
+rc=0
+"$HERE/conformance.sh" --speed both "$@" || rc=1
+echo "=== the same battery with the images behind NBD (nbdkit file plugin)"
+NETSTICK_VM_MEDIA_VIA=nbd NETSTICK_VM_SIDES=netstickd \
+	"$HERE/conformance.sh" --speed high --results "$RESULTS/conformance-nbd" "$@" || rc=1
+exit $rc

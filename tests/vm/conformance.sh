@@ -18,7 +18,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SIDES=(kernel netstickd)
+# NETSTICK_VM_SIDES="netstickd" runs one column only (e.g. the NBD pass).
+read -ra SIDES <<<"${NETSTICK_VM_SIDES:-kernel netstickd}"
 IMG_MIB=64
 IMG2_MIB=16
 
@@ -849,6 +850,72 @@ group_resets() {
 	stop_group test-stop-during-io io
 }
 
+# netstickd killed with SIGKILL while the host writes, then started again:
+# the host re-enumerates, the daemon reclaims the gadget its predecessor left,
+# and everything the host had synced before the kill is intact (journal
+# replay, then a clean fsck).  The kernel gadget cannot be killed.
+CRASH_MNT=$NSVM_TMP/mnt-crash
+t_sigkill_during_writes() {
+	local writer
+	mkdir -p "$CRASH_MNT"
+	mkfs.ext4 -F -q "$DEV"
+	mount -t ext4 "$DEV" "$CRASH_MNT"
+	head -c 4M /dev/urandom >"$CRASH_MNT/synced.bin"
+	sha <"$CRASH_MNT/synced.bin" >"$NSVM_TMP/crash-sum"
+	sync
+	dd if=/dev/urandom of="$CRASH_MNT/unsynced.bin" bs=64k count=2000 \
+		status=none 2>/dev/null &
+	writer=$!
+	sleep 1
+	kill -KILL "$NETSTICKD_PID"
+	kill_tree "$writer"
+	wait "$writer" 2>/dev/null || true
+	umount -l "$CRASH_MNT" 2>/dev/null || true
+	disk_wait_gone 30 || fail "the host still sees the disk after SIGKILL"
+}
+
+t_restart_reclaimed() {
+	grep -q "reclaiming" "$NETSTICKD_LOG" ||
+		fail "the restarted daemon did not reclaim the old gadget"
+}
+
+t_synced_data_intact() {
+	mount -t ext4 "$DEV" "$CRASH_MNT" || fail "mount after the restart"
+	[[ $(sha <"$CRASH_MNT/synced.bin") == "$(cat "$NSVM_TMP/crash-sum")" ]] ||
+		{ umount "$CRASH_MNT"; fail "synced file differs"; }
+	umount "$CRASH_MNT"
+	fsck.ext4 -fn "$DEV" || fail "fsck after journal replay is not clean"
+}
+
+# Restart without cleaning up after the kill: the new daemon must cope
+# with the gadget and FunctionFS mount its predecessor left.
+restart_after_kill() {
+	local sd
+	[[ -n $SKIP_ALL || -n $GROUP_BROKEN ]] && return 0
+	wait "$NETSTICKD_PID" 2>/dev/null || true
+	NETSTICKD_PID=
+	if ! netstickd_start "media=$IMG" >>"$LOG_DIR/gadget-$CHECK_SIDE.log" 2>&1 ||
+	   ! sd=$(disk_wait 0 30) || ! disk_wait_size "$sd" 20; then
+		GROUP_BROKEN="netstickd did not come back after SIGKILL"
+		return 0
+	fi
+	set_disk "$sd"
+}
+
+group_crash() {
+	local saved=$SKIP_ALL
+	[[ $CHECK_SIDE == kernel ]] && SKIP_ALL="the kernel gadget cannot be killed"
+	IMG=$NSVM_TMP/$CHECK_SIDE-a.img
+	cp "$PRISTINE" "$IMG"
+	start_group test-enumerate-for-crash "media=$IMG"
+	t test-sigkill-during-writes t_sigkill_during_writes
+	restart_after_kill
+	t test-restart-reclaims-gadget t_restart_reclaimed
+	t test-synced-data-intact-after-sigkill t_synced_data_intact
+	stop_group test-stop-after-restart
+	SKIP_ALL=$saved
+}
+
 # A removable drive with no medium.
 group_empty() {
 	NEED_MEDIUM=0
@@ -905,6 +972,7 @@ run_side() {
 	group_single
 	group_luns
 	group_resets
+	group_crash
 	group_empty
 	group_4k
 	group_bot

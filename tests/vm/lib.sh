@@ -317,11 +317,45 @@ netstickd_config() {
 	done
 }
 
+# NETSTICK_VM_MEDIA_VIA=nbd: netstickd reads every image through a real
+# NBD server instead of opening the file (nbdkit's file plugin on loopback,
+# serving the same file, so checks that look at the image still see what
+# the host wrote).  One nbdkit per image, restarted with the daemon.
+NBD_MEDIA_PIDS=()
+NBD_MEDIA_PORT=10900
+nbd_media_stop() {
+	local p
+	for p in "${NBD_MEDIA_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	NBD_MEDIA_PIDS=()
+}
+
+# Rewrites the LUN specs in NETSTICKD_SPECS: media=PATH -> media=nbd://...
+nbd_media_specs() {
+	local i path pidf
+	ip link set lo up 2>/dev/null || true
+	for i in "${!NETSTICKD_SPECS[@]}"; do
+		path=$(lun_get "${NETSTICKD_SPECS[i]}" media "")
+		[[ -n $path && $path != *://* ]] || continue
+		NBD_MEDIA_PORT=$((NBD_MEDIA_PORT + 1))
+		pidf=$NSVM_TMP/nbdkit-$NBD_MEDIA_PORT.pid
+		nbdkit -i 127.0.0.1 -p "$NBD_MEDIA_PORT" -P "$pidf" file "$path" \
+			>>"$LOG_DIR/nbdkit.log" 2>&1 || return 1
+		NBD_MEDIA_PIDS+=("$(cat "$pidf")")
+		NETSTICKD_SPECS[i]=${NETSTICKD_SPECS[i]/media=$path/media=nbd://127.0.0.1:$NBD_MEDIA_PORT/}
+	done
+}
+
 NETSTICKD_RUNS=0
 netstickd_start() {
 	local cfg=$NSVM_TMP/netstickd.yaml
 	netstickd_available || { echo "$NETSTICKD not built" >&2; return 1; }
-	netstickd_config "$@" >"$cfg"
+	NETSTICKD_SPECS=("$@")
+	if [[ ${NETSTICK_VM_MEDIA_VIA:-file} == nbd ]]; then
+		mkdir -p "$LOG_DIR"
+		nbd_media_stop
+		nbd_media_specs || { echo "nbdkit did not start" >&2; return 1; }
+	fi
+	netstickd_config "${NETSTICKD_SPECS[@]}" >"$cfg"
 	mkdir -p "$FFS_DIR" "$LOG_DIR"
 	NETSTICKD_RUNS=$((NETSTICKD_RUNS + 1))
 	NETSTICKD_LOG=$LOG_DIR/netstickd-$CHECK_SIDE-$NETSTICKD_RUNS.log
@@ -350,6 +384,7 @@ netstickd_stop() {
 		wait "$NETSTICKD_PID" 2>/dev/null || rc=$?
 		NETSTICKD_PID=
 	fi
+	nbd_media_stop
 	gadget_force_cleanup
 	return "$rc"
 }
