@@ -567,3 +567,19 @@ void fh_dev_clear_ua(struct fh_dev *d)
 		while (lun_take_ua(&d->luns[i]) != SENSE_NONE)
 			;
 }
+
+void fh_rw10(uint8_t cdb[10], uint8_t op, uint32_t lba, uint16_t n)
+{
+	memset(cdb, 0, 10);
+	cdb[0] = op;
+	put_be32(cdb + 2, lba);
+	put_be16(cdb + 7, n);
+}
+
+bool fh_all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}

@@ -205,6 +205,11 @@ void fh_dev_fini(struct fh_dev *d);
 /* Clears pending unit attentions on every LUN. */
 void fh_dev_clear_ua(struct fh_dev *d);
 
+/* Test helpers shared by the BOT tests: a READ(10)/WRITE(10)-shaped CDB
+ * (opcode, LBA, block count), and whether n bytes all equal v. */
+void fh_rw10(uint8_t cdb[10], uint8_t op, uint32_t lba, uint16_t n);
+bool fh_all_bytes(const uint8_t *p, size_t n, uint8_t v);
+
 /* REQUEST SENSE through the host: returns key/ASC/ASCQ packed as SENSE(),
  * or 0xffffffff if the command failed; *info gets the INFORMATION field
  * (or ~0u when VALID is clear). */

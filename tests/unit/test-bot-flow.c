@@ -54,26 +54,10 @@ static void down(void)
 
 static const uint8_t cdb_tur[6] = { 0x00 };
 
-static void rw10(uint8_t cdb[10], uint8_t op, uint32_t lba, uint16_t n)
-{
-	memset(cdb, 0, 10);
-	cdb[0] = op;
-	put_be32(cdb + 2, lba);
-	put_be16(cdb + 7, n);
-}
-
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
-}
-
-static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return false;
-	return true;
 }
 
 static void check_in_step(void)
@@ -156,7 +140,7 @@ TEST(test_bot_pipelining_read_within_depth)
 	uint8_t cdb[10];
 
 	up(4096, 4);
-	rw10(cdb, 0x28, 0, 24);               /* 12 KiB: three transfers */
+	fh_rw10(cdb, 0x28, 0, 24);               /* 12 KiB: three transfers */
 	send_cbw(43, 12288, true, cdb, 10);
 	CHECK_EQ(fh_queued(&d.fh, XPORT_EP_IN), 4);
 	CHECK_EQ(fh_nth_len(&d.fh, XPORT_EP_IN, 3), BOT_CSW_LEN);
@@ -179,13 +163,13 @@ static void write_read_shuffled(unsigned mp, uint64_t seed)
 	d.fh.shuffle = true;
 	d.fh.rng = seed;
 	fill(data, sizeof data, (unsigned)seed);
-	rw10(cdb, 0x2a, 100, 256);
+	fh_rw10(cdb, 0x2a, 100, 256);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, sizeof data, data);
 	CHECK(r.csw_ok && r.tag_ok);
 	CHECK_EQ(r.status, BOT_CSW_GOOD);
 	CHECK_EQ(r.residue, 0);
 	CHECK_EQ(d.bot.out_free, 0x7);
-	rw10(cdb, 0x28, 100, 256);
+	fh_rw10(cdb, 0x28, 100, 256);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, sizeof data, NULL);
 	CHECK(r.csw_ok && r.tag_ok);
 	CHECK_EQ(r.status, BOT_CSW_GOOD);
@@ -221,7 +205,7 @@ TEST(test_bot_cbw_reported_before_previous_csw)
 	memset(&r, 0, sizeof r);
 	fh_read_csw(&d.fh, 1, &r);      /* nothing reported while reading */
 	CHECK(r.csw_ok);
-	rw10(cdb, 0x2a, 0, 1);          /* WRITE into a host read: case 8 */
+	fh_rw10(cdb, 0x2a, 0, 1);          /* WRITE into a host read: case 8 */
 	fh_make_cbw(cbw, 2, 512, true, 0, cdb, 10);
 	CHECK_EQ(fh_host_out(&d.fh, cbw, sizeof cbw, &sent), FH_OK);
 	/* Done: INQUIRY data, its CSW, the new CBW.  Report the CBW first. */
@@ -254,7 +238,7 @@ TEST(test_bot_short_out_packet_cancels_queued_reads)
 
 	up(4096, 2);
 	fill(data, sizeof data, 21);
-	rw10(cdb, 0x2a, 0, 32);                 /* 16 KiB announced */
+	fh_rw10(cdb, 0x2a, 0, 32);                 /* 16 KiB announced */
 	send_cbw(7, 16384, false, cdb, 10);
 	CHECK_EQ(fh_queued(&d.fh, XPORT_EP_OUT), 2);
 	CHECK_EQ(fh_host_out(&d.fh, data, sizeof data, &sent), FH_OK);
@@ -275,7 +259,7 @@ TEST(test_bot_short_out_packet_cancels_queued_reads)
 		CHECK_EQ(lun_read(&d.luns[0], s.media_gen, blk, 8192, 0), 0);
 	}
 	CHECK(memcmp(blk, data, 4608) == 0);    /* whole blocks only */
-	CHECK(all_bytes(blk + 4608, 8192 - 4608, 0));
+	CHECK(fh_all_bytes(blk + 4608, 8192 - 4608, 0));
 	check_in_step();
 	down();
 }
@@ -289,7 +273,7 @@ TEST(test_bot_short_out_packet_in_discarded_data)
 
 	up(4096, 2);
 	fill(data, sizeof data, 22);
-	rw10(cdb, 0x2a, 0, 1);
+	fh_rw10(cdb, 0x2a, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, sizeof data, data);
 	CHECK(r.csw_ok && r.tag_ok);
 	CHECK_EQ(r.status, BOT_CSW_GOOD);       /* 1500 is all it announced */
@@ -311,7 +295,7 @@ static void start_big_read(void)
 {
 	uint8_t cdb[10], buf[4096];
 
-	rw10(cdb, 0x28, 0, 128);                /* 64 KiB */
+	fh_rw10(cdb, 0x28, 0, 128);                /* 64 KiB */
 	send_cbw(9, 65536, true, cdb, 10);
 	host_read(buf, sizeof buf);
 	CHECK_EQ(d.bot.state, BOT_DATA_IN);
@@ -332,7 +316,7 @@ static void check_works_after_enable(void)
 	fill(pat, sizeof pat, 23);
 	lun_snapshot(&d.luns[0], &s);
 	CHECK_EQ(lun_write(&d.luns[0], s.media_gen, pat, 2048, 8192, 0), 0);
-	rw10(cdb, 0x28, 16, 4);
+	fh_rw10(cdb, 0x28, 16, 4);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 2048, NULL);
 	CHECK(r.csw_ok && r.tag_ok);
 	CHECK_EQ(r.status, BOT_CSW_GOOD);
@@ -363,7 +347,7 @@ TEST(test_bot_disable_mid_write_enable_before_drain)
 
 	up(4096, 2);
 	fill(data, sizeof data, 24);
-	rw10(cdb, 0x2a, 0, 64);
+	fh_rw10(cdb, 0x2a, 0, 64);
 	send_cbw(10, 32768, false, cdb, 10);
 	CHECK_EQ(fh_host_out(&d.fh, data, sizeof data, &sent), FH_OK);
 	fh_disable(&d.fh);
@@ -406,7 +390,7 @@ TEST(test_bot_reset_mid_write)
 
 	up(4096, 3);
 	fill(data, sizeof data, 25);
-	rw10(cdb, 0x2a, 0, 64);
+	fh_rw10(cdb, 0x2a, 0, 64);
 	send_cbw(11, 32768, false, cdb, 10);
 	CHECK_EQ(fh_host_out(&d.fh, data, 4096, &sent), FH_OK);
 	fh_reset(&d.fh);
@@ -432,7 +416,7 @@ TEST(test_bot_reset_while_halt_pending)
 	host_read(buf, sizeof buf);
 	memset(&r, 0, sizeof r);
 	fh_read_csw(&d.fh, 1, &r);
-	rw10(cdb, 0x2a, 0, 1);
+	fh_rw10(cdb, 0x2a, 0, 1);
 	fh_make_cbw(cbw, 2, 512, true, 0, cdb, 10);
 	CHECK_EQ(fh_host_out(&d.fh, cbw, sizeof cbw, &sent), FH_OK);
 	CHECK(fh_deliver_pick(&d.fh, 2));
@@ -524,7 +508,7 @@ TEST(test_bot_media_read_error_mid_read_pads)
 
 	make_image(pat, sizeof pat);
 	up_with(luns, 4096, 2, 512);
-	rw10(cdb, 0x28, 0, 64);
+	fh_rw10(cdb, 0x28, 0, 64);
 	send_cbw(12, sizeof buf, true, cdb, 10);
 	CHECK_EQ(fh_queued(&d.fh, XPORT_EP_IN), 2);   /* 0..8 KiB read */
 	CHECK_EQ(truncate(tmp_path, 8192), 0);
@@ -542,7 +526,7 @@ TEST(test_bot_media_read_error_mid_read_pads)
 	CHECK_EQ(r.status, BOT_CSW_FAILED);
 	CHECK_EQ(r.residue, sizeof buf - 8192);
 	CHECK(memcmp(buf, pat, 8192) == 0);
-	CHECK(all_bytes(buf + 8192, sizeof buf - 8192, 0));
+	CHECK(fh_all_bytes(buf + 8192, sizeof buf - 8192, 0));
 	fh_deliver_all(&d.fh);
 	CHECK_EQ(fh_request_sense(&d.fh, 0, &info), SENSE_READ_ERROR);
 	CHECK_EQ(info, 16);
@@ -559,7 +543,7 @@ TEST(test_bot_media_swapped_mid_read)
 	struct fh_result r;
 
 	up(4096, 2);
-	rw10(cdb, 0x28, 0, 64);
+	fh_rw10(cdb, 0x28, 0, 64);
 	send_cbw(13, 32768, true, cdb, 10);
 	CHECK_EQ(lun_insert(&d.luns[0], "memory:1M", false, err, sizeof err),
 		 0);

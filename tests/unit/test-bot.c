@@ -56,26 +56,10 @@ static void down(void)
 static const uint8_t cdb_tur[6] = { 0x00 };
 static const uint8_t cdb_inquiry36[6] = { 0x12, 0, 0, 0, 36, 0 };
 
-static void rw10(uint8_t cdb[10], uint8_t op, uint32_t lba, uint16_t n)
-{
-	memset(cdb, 0, 10);
-	cdb[0] = op;
-	put_be32(cdb + 2, lba);
-	put_be16(cdb + 7, n);
-}
-
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)(seed + i * 7 + (i >> 9));
-}
-
-static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return false;
-	return true;
 }
 
 /* Media bytes of LUN 0, read straight from the LUN. */
@@ -149,7 +133,7 @@ TEST(test_bot_case02_hn_lt_di)
 	uint8_t cdb[10];
 
 	up();
-	rw10(cdb, 0x28, 0, 1);
+	fh_rw10(cdb, 0x28, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_NONE, 0, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_PHASE_ERROR, 0, 0, 0, 0 });
 	check_in_step();
@@ -166,7 +150,7 @@ TEST(test_bot_case03_hn_lt_do)
 	up();
 	fill(pat, sizeof pat, 3);
 	media_put(0, pat, 512);
-	rw10(cdb, 0x2a, 0, 1);
+	fh_rw10(cdb, 0x2a, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_NONE, 0, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_PHASE_ERROR, 0, 0, 0, 0 });
 	media(0, blk, 512);
@@ -184,7 +168,7 @@ TEST(test_bot_case04_hi_gt_dn)
 	up();
 	r = fh_command(&d.fh, 0, cdb_tur, 6, FH_IN, 512, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 512, 512, 0, 0 });
-	CHECK(all_bytes(r.data, 512, 0));
+	CHECK(fh_all_bytes(r.data, 512, 0));
 	check_in_step();
 	down();
 }
@@ -202,7 +186,7 @@ TEST(test_bot_case05_hi_gt_di)
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 512 - 36, 512, 0, 0 });
 	CHECK_EQ(r.data[0], 0x00);
 	CHECK(memcmp(r.data + 8, "netstick", 8) == 0);
-	CHECK(all_bytes(r.data + 36, 512 - 36, 0));
+	CHECK(fh_all_bytes(r.data + 36, 512 - 36, 0));
 	check_in_step();
 	down();
 }
@@ -216,11 +200,11 @@ TEST(test_bot_case05_hi_gt_di_read)
 	up();
 	fill(pat, sizeof pat, 5);
 	media_put(0, pat, 512);
-	rw10(cdb, 0x28, 0, 1);
+	fh_rw10(cdb, 0x28, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 4096, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 3584, 4096, 0, 0 });
 	CHECK(memcmp(r.data, pat, 512) == 0);
-	CHECK(all_bytes(r.data + 512, 3584, 0));
+	CHECK(fh_all_bytes(r.data + 512, 3584, 0));
 	check_in_step();
 	down();
 }
@@ -237,11 +221,11 @@ TEST(test_bot_case05_hi_gt_di_superspeed)
 	fh_dev_clear_ua(&d);
 	fill(pat, sizeof pat, 55);
 	media_put(0, pat, 512);
-	rw10(cdb, 0x28, 0, 1);
+	fh_rw10(cdb, 0x28, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 65536, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 65024, 65536, 0, 0 });
 	CHECK(memcmp(r.data, pat, 512) == 0);
-	CHECK(all_bytes(r.data + 512, 65024, 0));
+	CHECK(fh_all_bytes(r.data + 512, 65024, 0));
 	check_in_step();
 	down();
 }
@@ -255,7 +239,7 @@ TEST(test_bot_case06_hi_eq_di)
 	up();
 	fill(pat, sizeof pat, 6);
 	media_put(0, pat, sizeof pat);
-	rw10(cdb, 0x28, 0, 8);
+	fh_rw10(cdb, 0x28, 0, 8);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 4096, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 0, 4096, 0, 0 });
 	CHECK(memcmp(r.data, pat, 4096) == 0);
@@ -273,7 +257,7 @@ TEST(test_bot_case07_hi_lt_di)
 	up();
 	fill(pat, sizeof pat, 7);
 	media_put(0, pat, sizeof pat);
-	rw10(cdb, 0x28, 0, 8);
+	fh_rw10(cdb, 0x28, 0, 8);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 2048, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_PHASE_ERROR, 0, 2048, 0, 0 });
 	CHECK(memcmp(r.data, pat, 2048) == 0);
@@ -291,7 +275,7 @@ TEST(test_bot_case08_hi_ne_do)
 	up();
 	fill(pat, sizeof pat, 8);
 	media_put(0, pat, 512);
-	rw10(cdb, 0x2a, 0, 1);
+	fh_rw10(cdb, 0x2a, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 512, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_PHASE_ERROR, 512, 0, 1, 0 });
 	media(0, blk, 512);
@@ -324,7 +308,7 @@ TEST(test_bot_case10_ho_ne_di)
 
 	up();
 	fill(junk, sizeof junk, 10);
-	rw10(cdb, 0x28, 0, 1);
+	fh_rw10(cdb, 0x28, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, 512, junk);
 	check_result(&r, &(struct want){ BOT_CSW_PHASE_ERROR, 512, 0, 0, 1 });
 	check_in_step();
@@ -340,12 +324,12 @@ TEST(test_bot_case11_ho_gt_do)
 
 	up();
 	fill(data, sizeof data, 11);
-	rw10(cdb, 0x2a, 0, 1);
+	fh_rw10(cdb, 0x2a, 0, 1);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, 4096, data);
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 3584, 4096, 0, 0 });
 	media(0, blk, 1024);
 	CHECK(memcmp(blk, data, 512) == 0);
-	CHECK(all_bytes(blk + 512, 512, 0));
+	CHECK(fh_all_bytes(blk + 512, 512, 0));
 	check_in_step();
 	down();
 }
@@ -358,7 +342,7 @@ TEST(test_bot_case12_ho_eq_do)
 
 	up();
 	fill(data, sizeof data, 12);
-	rw10(cdb, 0x2a, 8, 8);
+	fh_rw10(cdb, 0x2a, 8, 8);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, 4096, data);
 	check_result(&r, &(struct want){ BOT_CSW_GOOD, 0, 4096, 0, 0 });
 	media(4096, blk, 4096);
@@ -376,12 +360,12 @@ TEST(test_bot_case13_ho_lt_do)
 
 	up();
 	fill(data, sizeof data, 13);
-	rw10(cdb, 0x2a, 0, 8);
+	fh_rw10(cdb, 0x2a, 0, 8);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, 2048, data);
 	check_result(&r, &(struct want){ BOT_CSW_PHASE_ERROR, 0, 2048, 0, 0 });
 	media(0, blk, 4096);
 	CHECK(memcmp(blk, data, 2048) == 0);
-	CHECK(all_bytes(blk + 2048, 2048, 0));
+	CHECK(fh_all_bytes(blk + 2048, 2048, 0));
 	check_in_step();
 	down();
 }
@@ -395,14 +379,14 @@ TEST(test_bot_case13_partial_block_not_written)
 
 	up();
 	fill(data, sizeof data, 131);
-	rw10(cdb, 0x2a, 0, 2);
+	fh_rw10(cdb, 0x2a, 0, 2);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, 700, data);
 	CHECK(r.csw_ok && r.tag_ok);
 	CHECK_EQ(r.status, BOT_CSW_PHASE_ERROR);
 	CHECK(!r.halted_in && !r.halted_out);
 	media(0, blk, 1024);
 	CHECK(memcmp(blk, data, 512) == 0);
-	CHECK(all_bytes(blk + 512, 512, 0));
+	CHECK(fh_all_bytes(blk + 512, 512, 0));
 	check_in_step();
 	down();
 }
@@ -415,10 +399,10 @@ TEST(test_bot_failed_read_pads_and_reports_residue)
 	uint8_t cdb[10];
 
 	up();
-	rw10(cdb, 0x28, 4096, 1);   /* 1 MiB = 2048 blocks: out of range */
+	fh_rw10(cdb, 0x28, 4096, 1);   /* 1 MiB = 2048 blocks: out of range */
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 512, NULL);
 	check_result(&r, &(struct want){ BOT_CSW_FAILED, 512, 512, 0, 0 });
-	CHECK(all_bytes(r.data, 512, 0));
+	CHECK(fh_all_bytes(r.data, 512, 0));
 	CHECK_EQ(fh_request_sense(&d.fh, 0, NULL), SENSE_LBA_OUT_OF_RANGE);
 	down();
 }
@@ -432,7 +416,7 @@ TEST(test_bot_failed_write_discards_data)
 
 	up();
 	fill(data, sizeof data, 14);
-	rw10(cdb, 0x2a, 0, 2);
+	fh_rw10(cdb, 0x2a, 0, 2);
 	r = fh_command(&d.fh, 1, cdb, 10, FH_OUT, 1024, data);
 	check_result(&r, &(struct want){ BOT_CSW_FAILED, 1024, 1024, 0, 0 });
 	CHECK_EQ(fh_request_sense(&d.fh, 1, NULL), SENSE_WRITE_PROTECTED);
@@ -647,7 +631,7 @@ TEST(test_bot_stats_count_commands_and_phase_errors)
 
 	up();
 	check_in_step();
-	rw10(cdb, 0x28, 0, 1);
+	fh_rw10(cdb, 0x28, 0, 1);
 	fh_command(&d.fh, 0, cdb, 10, FH_NONE, 0, NULL);        /* case 2 */
 	fh_command(&d.fh, 0, cdb, 10, FH_OUT, 512, NULL);       /* case 10 */
 	CHECK_EQ(d.bot.stats.commands, 3);
