@@ -87,20 +87,24 @@ setup() {
 
 # ---------------------------------------------------------------- checks
 
-# Until $1 exists: TEST UNIT READY, then a random 128 KiB read (two 64 KiB
-# commands: usb-storage moves at most 120 KiB per command below
-# SuperSpeed), both through sg, like a host polling and reading.  One line
-# per failure with the exit status and message; sg_dd retries a unit
-# attention by itself, so the TUR is what reports it.
+# Until $1 exists: TEST UNIT READY, then a random 64 KiB READ(10), both
+# through sg, like a host polling and reading.  Neither tool retries: a
+# unit attention is reported by whichever command the daemon gives it to
+# (sg_dd would retry a READ's unit attention silently, so a swap landing
+# between the TUR and the read would hide it).  One line per failure with
+# the exit status and the decoded sense.
 reader() {
-	local stop=$1 errs=$2 blocks=$((A_MIB * 2048)) rc
+	local stop=$1 errs=$2 blocks=$((A_MIB * 2048)) rc lba
 	while [[ ! -e $stop ]]; do
 		rc=0
 		sg_turs -v "$SG" >"$errs.tmp" 2>&1 || rc=$?
 		((rc == 0)) || echo "tur rc=$rc $(tr '\n' ' ' <"$errs.tmp")" >>"$errs"
 		rc=0
-		sg_dd if="$SG" of=/dev/null bs=512 bpt=128 count=256 \
-			skip=$((RANDOM % (blocks / 256) * 256)) >"$errs.tmp" 2>&1 || rc=$?
+		lba=$((RANDOM % (blocks / 128) * 128))
+		sg_raw -r 65536 -o /dev/null "$SG" 28 00 \
+			$(printf '%02x %02x %02x %02x' $((lba >> 24 & 255)) \
+				$((lba >> 16 & 255)) $((lba >> 8 & 255)) $((lba & 255))) \
+			00 00 80 00 >"$errs.tmp" 2>&1 || rc=$?
 		if ((rc)); then
 			echo "read rc=$rc $(tr '\n' ' ' <"$errs.tmp")" >>"$errs"
 		else
