@@ -167,6 +167,13 @@ int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
 	return be->ops->pwrite(be->handle, buf, count, offset, flags);
 }
 
+const void *backend_map(struct backend *be, uint32_t count, uint64_t offset)
+{
+	if (!BACKEND_HAS(be->ops, map) || !backend_range_ok(be, count, offset))
+		return NULL;
+	return be->ops->map(be->handle, count, offset);
+}
+
 int backend_flush(struct backend *be)
 {
 	if (!be->can_flush)

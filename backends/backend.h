@@ -112,6 +112,17 @@ struct backend_ops {
 	/* Most requests the backend keeps in flight internally for one call
 	 * (informational, for status output); NULL means 1. */
 	unsigned (*max_in_flight)(void *handle);
+
+	/* Added for zero-copy reads (fields past ops_size are NULL). */
+
+	/* Zero-copy reads: the address of bytes [offset, offset+count) of
+	 * the medium in this process's memory, read-only, or NULL when they
+	 * cannot be read in place right now (the core then calls pread).  The
+	 * memory stays valid until close and shows every completed pwrite and
+	 * trim: a file backend maps the same page cache it writes.  A backend
+	 * whose size can change under it (a file truncated by someone else)
+	 * checks the range is still there, so a stale mapping never faults. */
+	const void *(*map)(void *handle, uint32_t count, uint64_t offset);
 };
 
 /* An open instance: owned by whoever called backend_open(). */
@@ -140,6 +151,14 @@ int backend_pread(struct backend *be, void *buf, uint32_t count,
 int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
 		   uint64_t offset, uint32_t flags);
 int backend_flush(struct backend *be);
+/* Zero-copy read: the address of bytes [offset, offset+count) of the
+ * medium (backend_ops.map), or NULL when the backend cannot serve them in
+ * place (use backend_pread) or the range is not inside the size.  The
+ * caller keeps the instance open while anything (a queued USB transfer)
+ * may still read the memory.  Should the file still shrink between this
+ * call and the read, in-kernel copies (FunctionFS) fail with EFAULT
+ * rather than raising a signal. */
+const void *backend_map(struct backend *be, uint32_t count, uint64_t offset);
 int backend_trim(struct backend *be, uint32_t count, uint64_t offset);
 
 /* 0 when the medium can serve I/O now, else BE_ERETRY / BE_ECHANGED /

@@ -204,9 +204,56 @@ static void bot_finish_data(struct bot *b)
 
 /* --- data in ------------------------------------------------------------- */
 
+/* Makes FunctionFS copy the queued IN data (it does inside io_submit),
+ * then lets go of the media mappings that data pointed into. */
+static void bot_release_maps(struct bot *b, struct lun *l, unsigned pins)
+{
+	if (!pins)
+		return;
+	if (b->xp->flush)
+		b->xp->flush(b->xp_ctx);
+	while (pins--)
+		lun_map_release(l);
+}
+
+/* The next IN data chunk at c->submitted, dlen relevant bytes of a len-byte
+ * transfer: in place from the media's mapping when it fills the transfer,
+ * else copied (and zero-padded) into the pool.  Returns the buffer, or
+ * NULL after a media error.  *pinned is set when a mapping was used. */
+static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len,
+			  bool *pinned)
+{
+	struct bot_cmd *c = &b->cmd;
+	const void *data;
+	int r = 0;
+
+	*pinned = false;
+	if (dlen == len)
+		r = scsi_data_map(c->lun, &c->scsi, c->submitted, dlen, &data);
+	if (r < 0)
+		return NULL;
+	if (r > 0) {
+		*pinned = true;
+		return (void *)data;   /* FunctionFS only reads IN buffers */
+	}
+	/* The previous chunk may still sit in b->pool. */
+	if (b->xp->flush)
+		b->xp->flush(b->xp_ctx);
+	if (scsi_data_in(c->lun, &c->scsi, c->submitted, b->pool, dlen) < 0)
+		return NULL;
+	/* Padding shares the transfer: a short packet between data and
+	 * padding would end the host's transfer and the padding would be
+	 * taken for the CSW. */
+	if (dlen < len)
+		memset(b->pool + dlen, 0, len - dlen);
+	return b->pool;
+}
+
 static void bot_pump_in(struct bot *b)
 {
 	struct bot_cmd *c = &b->cmd;
+	struct lun *l = c->lun;
+	unsigned pins = 0;
 
 	while (b->state == BOT_DATA_IN && c->submitted < c->total_len &&
 	       b->inflight[XPORT_EP_IN] < b->depth) {
@@ -214,37 +261,30 @@ static void bot_pump_in(struct bot *b)
 		uint32_t len = left < b->xfer_size ? (uint32_t)left : b->xfer_size;
 		void *buf = b->zero;
 		enum bot_tag kind = TAG_PAD;
-
 		uint32_t dlen = 0;
+		bool pinned = false;
 
 		if (c->submitted < c->data_len) {
-			/* The previous chunk may still sit in b->pool. */
-			if (b->xp->flush)
-				b->xp->flush(b->xp_ctx);
 			dlen = len;
 			if (dlen > c->data_len - c->submitted)
 				dlen = (uint32_t)(c->data_len - c->submitted);
-			if (scsi_data_in(c->lun, &c->scsi, c->submitted,
-					 b->pool, dlen) < 0) {
+			buf = bot_in_chunk(b, dlen, len, &pinned);
+			if (!buf) {
 				/* Never send garbage: pad what is left. */
 				c->data_len = c->submitted;
 				continue;
 			}
-			/* Padding shares the transfer: a short packet between
-			 * data and padding would end the host's transfer and
-			 * the padding would be taken for the CSW. */
-			if (dlen < len)
-				memset(b->pool + dlen, 0, len - dlen);
-			buf = b->pool;
+			pins += pinned;
 			kind = TAG_DATA;
 		}
 		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len)))
-			return;
+			break;
 		/* Counted when queued: IN completions of this command may be
 		 * reported after the next CBW has arrived. */
 		c->moved += dlen;
 		c->submitted += len;
 	}
+	bot_release_maps(b, l, pins);
 	if (b->state == BOT_DATA_IN && c->submitted == c->total_len)
 		bot_finish_data(b);
 }

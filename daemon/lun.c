@@ -53,6 +53,10 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	l->ua = LUN_UA_POWER_ON;
 	if (pthread_mutex_init(&l->lock, NULL) != 0)
 		return -1;
+	if (pthread_cond_init(&l->map_idle, NULL) != 0) {
+		pthread_mutex_destroy(&l->lock);
+		return -1;
+	}
 	if (cfg->media && cfg->media[0] &&
 	    lun_insert_req(l, &(struct lun_media_req){
 				.source = cfg->media,
@@ -72,6 +76,10 @@ static void lun_close_media_locked(struct lun *l)
 
 	if (!l->be)
 		return;
+	/* Bounded: pins are released by the USB thread right after the
+	 * io_submit that reads the mapping, never held across events. */
+	while (l->map_pins > 0)
+		pthread_cond_wait(&l->map_idle, &l->lock);
 	r = backend_flush(l->be);
 	if (r < 0)
 		log_warnx("lun %u: flush before close: %s", l->id,
@@ -89,6 +97,7 @@ void lun_fini(struct lun *l)
 	free(l->source);
 	l->source = NULL;
 	pthread_mutex_unlock(&l->lock);
+	pthread_cond_destroy(&l->map_idle);
 	pthread_mutex_destroy(&l->lock);
 }
 
@@ -325,6 +334,36 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 		l->stats.read_errors++;
 	pthread_mutex_unlock(&l->lock);
 	return r;
+}
+
+int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
+		 const void **data)
+{
+	int r;
+
+	pthread_mutex_lock(&l->lock);
+	r = lun_check_gen_locked(l, gen);
+	if (r == 0) {
+		*data = backend_map(l->be, len, offset);
+		if (*data) {
+			l->map_pins++;
+			l->stats.reads++;
+			l->stats.read_bytes += len;
+			lun_latency_add(&l->stats.read_lat, 0);
+		} else {
+			r = BE_EUNSUPP;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+void lun_map_release(struct lun *l)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->map_pins > 0 && --l->map_pins == 0)
+		pthread_cond_broadcast(&l->map_idle);
+	pthread_mutex_unlock(&l->lock);
 }
 
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,

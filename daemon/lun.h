@@ -103,6 +103,10 @@ struct lun {
 	struct lun_stats stats;
 	bool changing;             /* an admin media change is running */
 	char image[65];            /* catalog name of the media, or "" */
+	/* Zero-copy reads in flight (lun_map_read): the media is not closed
+	 * until they are released; map_idle is signalled at zero. */
+	unsigned map_pins;
+	pthread_cond_t map_idle;
 
 	/* Owned by the USB thread (scsi.c); not under the lock.  The sense
 	 * of the last failed command, reported by REQUEST SENSE. */
@@ -195,6 +199,14 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 	     uint64_t offset);
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	      uint64_t offset, bool fua);
+/* Zero-copy read: on 0, *data points at the bytes in the media's mapping
+ * (backend_map) and the media stays open until lun_map_release(), which
+ * the caller must call as soon as the bytes have been consumed (FunctionFS
+ * copies IN data inside io_submit); a media change waits for it.
+ * BE_EUNSUPP when the media has no mapping: use lun_read(). */
+int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
+		 const void **data);
+void lun_map_release(struct lun *l);
 int lun_flush(struct lun *l, uint32_t gen);
 /* Whether the media can serve I/O right now (a network backend may be
  * reconnecting: BE_ERETRY).  Never blocks. */

@@ -414,6 +414,17 @@ void scsi_cmd_prepare(const struct scsi_target *t, struct lun *l,
 	op->fn(t, l, c, &s);
 }
 
+/* A media read failed: CHECK CONDITION with the LBA in INFORMATION. */
+static void scsi_read_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
+			     int err)
+{
+	log_debug(LOG_MOD_SCSI, "lun %u: read at %llu: %s", l->id,
+		  (unsigned long long)(c->offset + off), backend_strerror(err));
+	c->status = SCSI_STATUS_CHECK_CONDITION;
+	c->sense = sense_from_backend(err, false);
+	scsi_set_info(c, (c->offset + off) >> l->block_shift);
+}
+
 int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 		 uint32_t len)
 {
@@ -425,15 +436,27 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 	}
 	r = lun_read(l, c->media_gen, buf, len, c->offset + off);
 	if (r < 0) {
-		log_debug(LOG_MOD_SCSI, "lun %u: read at %llu: %s", l->id,
-			  (unsigned long long)(c->offset + off),
-			  backend_strerror(r));
-		c->status = SCSI_STATUS_CHECK_CONDITION;
-		c->sense = sense_from_backend(r, false);
-		scsi_set_info(c, (c->offset + off) >> l->block_shift);
+		scsi_read_failed(l, c, off, r);
 		return -1;
 	}
 	return 0;
+}
+
+int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		  uint32_t len, const void **data)
+{
+	int r;
+
+	if (c->data != SCSI_DATA_READ)
+		return 0;
+	r = lun_map_read(l, c->media_gen, len, c->offset + off, data);
+	if (r == BE_EUNSUPP)
+		return 0;
+	if (r < 0) {
+		scsi_read_failed(l, c, off, r);
+		return -1;
+	}
+	return 1;
 }
 
 /* Compares host data with the media for VERIFY BYTCHK=1. */

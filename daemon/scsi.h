@@ -70,6 +70,12 @@ void scsi_cmd_prepare(const struct scsi_target *t, struct lun *l,
  * to the backend).  Returns 0, or -1 after setting CHECK CONDITION. */
 int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 		 uint32_t len);
+/* The same bytes without a copy when the media is mapped (lun_map_read):
+ * returns 1 with *data pointing at them (the caller calls
+ * lun_map_release() once they are consumed), 0 when they must be copied
+ * with scsi_data_in(), or -1 after setting CHECK CONDITION. */
+int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		  uint32_t len, const void **data);
 
 /* Consume `len` bytes of host data at byte `off`.  Returns 0, or -1 after
  * setting CHECK CONDITION (later calls for the same command are ignored). */

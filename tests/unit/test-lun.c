@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static struct lun l;
 static char err[256];
@@ -381,6 +382,51 @@ TEST(test_lun_eject_insert_race_with_io)
 	lun_fini(&l);
 }
 
+static volatile int eject_done;
+
+static void *eject_thread(void *arg)
+{
+	(void)arg;
+	lun_eject(&l, true, false);
+	eject_done = 1;
+	return NULL;
+}
+
+/* A zero-copy read pins the media: an eject from another thread (the API)
+ * waits until the USB thread releases it, so the mapping is never
+ * unmapped under a queued transfer; afterwards the generation fences. */
+TEST(test_lun_map_read_pins_media_against_eject)
+{
+	const void *p = NULL, *q = NULL;
+	uint8_t pat[512];
+	uint32_t gen;
+	pthread_t t;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	memset(pat, 0x5a, sizeof pat);
+	CHECK_EQ(lun_write(&l, gen, pat, sizeof pat, 1024, false), 0);
+	CHECK_EQ(lun_map_read(&l, gen, 512, 1024, &p), 0);
+	if (!p)
+		abort();
+	CHECK(memcmp(p, pat, sizeof pat) == 0);
+	CHECK_EQ(l.stats.read_bytes, 512);
+	CHECK_EQ(lun_map_read(&l, gen, 512, 1 << 20, &q), BE_EUNSUPP);
+	eject_done = 0;
+	if (pthread_create(&t, NULL, eject_thread, NULL) != 0)
+		abort();
+	usleep(50 * 1000);
+	CHECK_EQ(eject_done, 0);              /* still pinned */
+	CHECK(memcmp(p, pat, sizeof pat) == 0);
+	lun_map_release(&l);
+	pthread_join(t, NULL);
+	CHECK_EQ(eject_done, 1);
+	CHECK_EQ(lun_map_read(&l, gen, 512, 0, &q), BE_ENOMEDIUM);
+	CHECK_EQ(lun_insert(&l, "memory:1M", false, err, sizeof err), 0);
+	CHECK_EQ(lun_map_read(&l, gen, 512, 0, &q), BE_ECHANGED);
+	lun_fini(&l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR);
@@ -407,5 +453,6 @@ int main(void)
 	RUN(test_lun_io_counters);
 	RUN(test_lun_flush_and_trim_on_memory);
 	RUN(test_lun_eject_insert_race_with_io);
+	RUN(test_lun_map_read_pins_media_against_eject);
 	return test_summary();
 }
