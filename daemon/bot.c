@@ -205,15 +205,18 @@ static void bot_finish_data(struct bot *b)
 /* --- data in ------------------------------------------------------------- */
 
 /* Makes FunctionFS copy the queued IN data (it does inside io_submit),
- * then lets go of the media mappings that data pointed into. */
-static void bot_release_maps(struct bot *b, struct lun *l, unsigned pins)
+ * then lets go of the media mappings that data pointed into.  Called at
+ * the end of every completion, so data, CSW and the next CBW read still go
+ * out in one io_submit and no pin outlives the event. */
+static void bot_release_maps(struct bot *b)
 {
-	if (!pins)
+	if (!b->pins)
 		return;
 	if (b->xp->flush)
 		b->xp->flush(b->xp_ctx);
-	while (pins--)
-		lun_map_release(l);
+	for (; b->pins > 0; b->pins--)
+		lun_map_release(b->pin_lun);
+	b->pin_lun = NULL;
 }
 
 /* The next IN data chunk at c->submitted, dlen relevant bytes of a len-byte
@@ -252,9 +255,9 @@ static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len,
 static void bot_pump_in(struct bot *b)
 {
 	struct bot_cmd *c = &b->cmd;
-	struct lun *l = c->lun;
-	unsigned pins = 0;
 
+	if (b->pin_lun != c->lun)
+		bot_release_maps(b);
 	while (b->state == BOT_DATA_IN && c->submitted < c->total_len &&
 	       b->inflight[XPORT_EP_IN] < b->depth) {
 		uint64_t left = c->total_len - c->submitted;
@@ -274,7 +277,10 @@ static void bot_pump_in(struct bot *b)
 				c->data_len = c->submitted;
 				continue;
 			}
-			pins += pinned;
+			if (pinned) {
+				b->pins++;
+				b->pin_lun = c->lun;
+			}
 			kind = TAG_DATA;
 		}
 		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len)))
@@ -284,7 +290,6 @@ static void bot_pump_in(struct bot *b)
 		c->moved += dlen;
 		c->submitted += len;
 	}
-	bot_release_maps(b, l, pins);
 	if (b->state == BOT_DATA_IN && c->submitted == c->total_len)
 		bot_finish_data(b);
 }
@@ -599,4 +604,5 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 	}
 	if (b->state == BOT_WEDGED)
 		bot_do_halts(b);
+	bot_release_maps(b);
 }
