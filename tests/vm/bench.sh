@@ -72,6 +72,7 @@ main() {
 		echo "${NETSTICK_BENCH_SECONDS:-5} s per job, median of ${NETSTICK_BENCH_REPS:-3} alternating runs per side."
 		echo "CPU: utime+stime of netstickd, or of the kernel's file-storage thread,"
 		echo "per GiB moved. Compare ratios, not absolute figures (TCG guest)."
+		[[ -z ${NETSTICK_VM_APPEND:-} ]] || echo "Guest kernel parameters added: \`$NETSTICK_VM_APPEND\`."
 		echo
 		to_markdown "$RESULTS/bench.tsv"
 	} >"$RESULTS/bench.md"

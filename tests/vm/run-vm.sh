@@ -15,6 +15,8 @@
 #                    path (default: a temporary one, removed afterwards)
 #   --mem MIB        guest memory (default 2048)
 #   --shell          interactive shell in the guest chroot instead of a script
+# NETSTICK_VM_APPEND adds guest kernel parameters (experiments, e.g.
+# "init_on_alloc=0"; tests/vm/bench.sh records it in its report).
 #
 # The guest sees the host's root read-only under a tmpfs overlay, so
 # GUEST_SCRIPT, the repo and every host tool are at the same paths.  The
@@ -109,6 +111,7 @@ qemu_cmd() {
 	local append accel
 	append="console=ttyS0 quiet mitigations=off nokaslr tsc=reliable panic=-1"
 	append+=" netstick.speed=$SPEED netstick.results=$RESULTS netstick.shell=$SHELL_MODE"
+	append+=${NETSTICK_VM_APPEND:+ $NETSTICK_VM_APPEND}
 	if ((KVM)); then
 		accel=(-accel kvm -cpu host)
 	else
