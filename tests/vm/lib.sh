@@ -94,6 +94,76 @@ wait_bounded() {
 	return "$rc"
 }
 
+# ---------------------------------------------------------------- bounded steps
+# For checks that may leave a task stuck in the kernel (SIGKILL under I/O):
+# `wait`, and `timeout` itself, never return while a child sleeps in D state,
+# so these poll /proc instead, say where time goes, and show the stuck tasks.
+
+# A progress line stamped with the uptime, as dmesg stamps its lines.
+step() {
+	local up
+	read -r up _ </proc/uptime
+	printf '[%10s] %s\n' "$up" "$*"
+}
+
+# pid_state PID: PID_STATE = its state letter (R, S, D, Z...), empty once
+# it is gone.  No subshell: it is polled.
+pid_state() {
+	local line
+	PID_STATE=
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 0
+	line=${line##*) }
+	PID_STATE=${line%% *}
+}
+
+# pid_exited PID SECONDS: 0 once PID is a zombie or gone, 1 after SECONDS of
+# wall time (counted by the clock: polls slow down on a loaded machine).
+pid_exited() {
+	local end=$((SECONDS + $2 + 1))
+	while ((SECONDS < end)); do
+		pid_state "$1"
+		[[ -z $PID_STATE || $PID_STATE == Z ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Every task in uninterruptible sleep with its kernel stack, then the end of
+# dmesg; also appended to $LOG_DIR/stuck.txt, which outlives a check's log.
+dump_stuck() {
+	local p
+	{
+		step "tasks in D state:"
+		for p in /proc/[0-9]*; do
+			pid_state "${p#/proc/}"
+			[[ $PID_STATE == D ]] || continue
+			echo "  pid ${p#/proc/} ($(cat "$p/comm" 2>/dev/null)):"
+			sed 's/^/      /' "$p/stack" 2>/dev/null || true
+		done
+		echo "  dmesg:"
+		dmesg | tail -n 40 | sed 's/^/    /'
+	} | tee -a "$LOG_DIR/stuck.txt"
+}
+
+# bounded SECONDS WHAT CMD...: CMD in the background, at most SECONDS; its
+# status, or 124 (with dump_stuck) when it did not finish: then it is sent
+# SIGKILL but not waited for, as it may never die.
+bounded() {
+	local secs=$1 what=$2 pid rc=0
+	shift 2
+	step "$what"
+	"$@" &
+	pid=$!
+	if ! pid_exited "$pid" "$secs"; then
+		step "$what: not done after ${secs} s"
+		dump_stuck
+		kill_tree "$pid"
+		return 124
+	fi
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
 selected() {
 	[[ -z ${NETSTICK_CHECKS:-} ]] || [[ $1 =~ $NETSTICK_CHECKS ]]
 }
@@ -380,6 +450,14 @@ netstickd_stop() {
 		if kill -0 "$NETSTICKD_PID" 2>/dev/null; then
 			echo "netstickd did not exit 10 s after SIGTERM: killed" >>"$NETSTICKD_LOG"
 			kill -KILL "$NETSTICKD_PID" 2>/dev/null || true
+		fi
+		# SIGKILL cannot stop a task stuck in the kernel: do not wait
+		# for it forever.
+		if ! pid_exited "$NETSTICKD_PID" 30; then
+			echo "netstickd still there 30 s after SIGKILL" >>"$NETSTICKD_LOG"
+			dump_stuck >>"$NETSTICKD_LOG"
+			NETSTICKD_PID=
+			return 137
 		fi
 		wait "$NETSTICKD_PID" 2>/dev/null || rc=$?
 		NETSTICKD_PID=
