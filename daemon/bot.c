@@ -207,7 +207,9 @@ static void bot_finish_data(struct bot *b)
 /* Makes FunctionFS copy the queued IN data (it does inside io_submit),
  * then lets go of the media mappings that data pointed into.  Called at
  * the end of every completion, so data, CSW and the next CBW read still go
- * out in one io_submit and no pin outlives the event. */
+ * out in one io_submit and no pin outlives the event.  The pins belong to
+ * the current command's LUN: it only changes when a CBW arrives, and
+ * bot_pump_in() runs once per completion, after that. */
 static void bot_release_maps(struct bot *b)
 {
 	if (!b->pins)
@@ -215,8 +217,7 @@ static void bot_release_maps(struct bot *b)
 	if (b->xp->flush)
 		b->xp->flush(b->xp_ctx);
 	for (; b->pins > 0; b->pins--)
-		lun_map_release(b->pin_lun);
-	b->pin_lun = NULL;
+		lun_map_release(b->cmd.lun);
 }
 
 /* The next IN data chunk at c->submitted, dlen relevant bytes of a len-byte
@@ -256,8 +257,6 @@ static void bot_pump_in(struct bot *b)
 {
 	struct bot_cmd *c = &b->cmd;
 
-	if (b->pin_lun != c->lun)
-		bot_release_maps(b);
 	while (b->state == BOT_DATA_IN && c->submitted < c->total_len &&
 	       b->inflight[XPORT_EP_IN] < b->depth) {
 		uint64_t left = c->total_len - c->submitted;
@@ -277,10 +276,7 @@ static void bot_pump_in(struct bot *b)
 				c->data_len = c->submitted;
 				continue;
 			}
-			if (pinned) {
-				b->pins++;
-				b->pin_lun = c->lun;
-			}
+			b->pins += pinned;
 			kind = TAG_DATA;
 		}
 		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len)))

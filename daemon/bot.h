@@ -99,11 +99,10 @@ struct bot {
 	void *reset_arg;
 	bool reset_waiting;
 
-	/* Media mappings the queued IN data points into (lun_map_read),
-	 * released once io_submit has copied it, before bot_complete()
-	 * returns. */
+	/* Media mappings of cmd.lun the queued IN data points into
+	 * (lun_map_read), released once io_submit has copied it, before
+	 * bot_complete() returns. */
 	unsigned pins;
-	struct lun *pin_lun;
 
 	struct bot_cmd cmd;
 	struct bot_stats stats;
