@@ -174,6 +174,14 @@ const void *backend_map(struct backend *be, uint32_t count, uint64_t offset)
 	return be->ops->map(be->handle, count, offset);
 }
 
+void *backend_map_write(struct backend *be, uint32_t count, uint64_t offset)
+{
+	if (!BACKEND_HAS(be->ops, map_write) || be->readonly ||
+	    be->no_map_write || !backend_range_ok(be, count, offset))
+		return NULL;
+	return be->ops->map_write(be->handle, count, offset);
+}
+
 int backend_flush(struct backend *be)
 {
 	if (!be->can_flush)

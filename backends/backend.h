@@ -123,6 +123,19 @@ struct backend_ops {
 	 * whose size can change under it (a file truncated by someone else)
 	 * checks the range is still there, so a stale mapping never faults. */
 	const void *(*map)(void *handle, uint32_t count, uint64_t offset);
+
+	/* Added for zero-copy writes (fields past ops_size are NULL). */
+
+	/* Zero-copy writes: the writable address of bytes [offset,
+	 * offset+count) of the medium, for data the caller will place there
+	 * directly (FunctionFS completes an OUT transfer by copying into it),
+	 * or NULL when the bytes must go through pwrite.  Only offered where
+	 * storing into the memory cannot fail: a file backend declines when
+	 * the file has shrunk or may have holes (a page fault that has to
+	 * allocate can fail, and would reach the writer as EFAULT).  The
+	 * bytes are as durable as a completed pwrite without FUA: flush
+	 * covers them. */
+	void *(*map_write)(void *handle, uint32_t count, uint64_t offset);
 };
 
 /* An open instance: owned by whoever called backend_open(). */
@@ -133,6 +146,13 @@ struct backend {
 	uint64_t size;            /* bytes, fixed at open */
 	bool readonly;            /* opened read-only or !can_write */
 	bool can_flush, can_fua, can_trim;
+	/* Owner's bookkeeping (lun.c): transfers still pointing into the
+	 * mapping, whether the owner has let go of the instance (it is then
+	 * closed when the last of them completes), and whether in-place
+	 * writes have been switched off after one failed. */
+	unsigned pins;
+	bool retired;
+	bool no_map_write;
 };
 
 /* Registry (registry.c): find the ops for a source by its URI scheme. */
@@ -159,6 +179,14 @@ int backend_flush(struct backend *be);
  * call and the read, in-kernel copies (FunctionFS) fail with EFAULT
  * rather than raising a signal. */
 const void *backend_map(struct backend *be, uint32_t count, uint64_t offset);
+/* Zero-copy write: the writable address of those bytes
+ * (backend_ops.map_write), or NULL when they must go through
+ * backend_pwrite: the instance is read-only, the range is not inside the
+ * size, in-place writes were switched off (no_map_write), or the backend
+ * declines.  The caller keeps the instance open until whatever stores
+ * into the memory has finished; a store that faults anyway (the file
+ * shrank meanwhile) fails with EFAULT in the kernel, never a signal. */
+void *backend_map_write(struct backend *be, uint32_t count, uint64_t offset);
 int backend_trim(struct backend *be, uint32_t count, uint64_t offset);
 
 /* 0 when the medium can serve I/O now, else BE_ERETRY / BE_ECHANGED /

@@ -12,6 +12,13 @@
  * address space too small, a device that cannot be mapped), or the file
  * has shrunk under the daemon (a fault must never reach FunctionFS), pread
  * serves, and reports the missing part as a read error.
+ * Writes need no copy either when the image is writable and dense (no
+ * holes: st_blocks covers st_size, as after the host has written it all, or
+ * for any block device): the mapping is then also writable and FunctionFS
+ * completes OUT transfers straight into the page cache (backend_map_write).
+ * Storing into an allocated page cannot fail, storing into a hole could
+ * (the filesystem may be full), so after a trim punches holes, and for
+ * sparse files, writes go through pwrite until an fstat shows none left.
  */
 #include "backend.h"
 #include "log.h"
@@ -33,8 +40,9 @@ struct file_media {
 	int fd;
 	bool is_blockdev;
 	bool writable;
+	bool dense;        /* no holes: in-place writes cannot need space */
 	int64_t size;
-	void *map;         /* the whole image, PROT_READ, or NULL */
+	void *map;         /* the whole image, or NULL; writable if writable */
 };
 
 static const char *file_path(const char *source)
@@ -42,6 +50,16 @@ static const char *file_path(const char *source)
 	if (strncmp(source, "file://", 7) == 0)
 		return source + 7;
 	return source;
+}
+
+/* Whether the file has no holes: its allocated blocks cover its size
+ * (a block device has none).  A heuristic on the safe side for what it
+ * guards: a hole it misses is only a problem on a full filesystem, and
+ * then the in-place write fails cleanly (EFAULT) and is reported. */
+static void file_check_dense(struct file_media *fh, const struct stat *st)
+{
+	fh->dense = fh->is_blockdev ||
+		    (uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size;
 }
 
 static int file_size(struct file_media *fh, const struct stat *st)
@@ -65,7 +83,9 @@ static void file_map_image(struct file_media *fh, const char *path)
 
 	if (sizeof(void *) < 8 || fh->size <= 0)
 		return;
-	p = mmap(NULL, (size_t)fh->size, PROT_READ, MAP_SHARED, fh->fd, 0);
+	p = mmap(NULL, (size_t)fh->size,
+		 PROT_READ | (fh->writable ? PROT_WRITE : 0), MAP_SHARED,
+		 fh->fd, 0);
 	if (p == MAP_FAILED) {
 		log_debug(LOG_MOD_BACKEND, "file: %s: mmap: %s, reads copy",
 			  path, strerror(errno));
@@ -106,6 +126,7 @@ static int file_open(const char *source, const struct backend_open_opts *opts,
 		goto fail;
 	}
 	fh->is_blockdev = S_ISBLK(st.st_mode);
+	file_check_dense(fh, &st);
 	if (file_size(fh, &st) < 0) {
 		snprintf(err, errlen, "%s: size: %s", path, strerror(errno));
 		goto fail;
@@ -148,6 +169,15 @@ static const void *file_map(void *handle, uint32_t count, uint64_t off)
 	    ((end = lseek(fh->fd, 0, SEEK_END)) < 0 || (uint64_t)end < off + count))
 		return NULL;
 	return (const uint8_t *)fh->map + off;
+}
+
+static void *file_map_write(void *handle, uint32_t count, uint64_t off)
+{
+	struct file_media *fh = handle;
+
+	if (!fh->writable || !fh->dense)
+		return NULL;
+	return (void *)file_map(handle, count, off);
 }
 
 static int64_t file_get_size(void *handle)
@@ -211,6 +241,13 @@ static int file_pwrite(void *handle, const void *buf, uint32_t count,
 		count -= (uint32_t)r;
 		off += (uint64_t)r;
 	}
+	if (!fh->dense) {
+		/* Writes fill holes: in place again once none is left. */
+		struct stat st;
+
+		if (fstat(fh->fd, &st) == 0)
+			file_check_dense(fh, &st);
+	}
 	return 0;
 }
 
@@ -243,6 +280,8 @@ static int file_trim(void *handle, uint32_t count, uint64_t off,
 	 * error the host needs to see. */
 	if (r < 0 && errno != EOPNOTSUPP)
 		return BE_EIO_WRITE;
+	if (!fh->is_blockdev)
+		fh->dense = false;   /* holes now: writes fill them by pwrite */
 	return 0;
 }
 
@@ -265,4 +304,5 @@ const struct backend_ops backend_file_ops = {
 	.flush = file_flush,
 	.trim = file_trim,
 	.map = file_map,
+	.map_write = file_map_write,
 };

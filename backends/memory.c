@@ -103,6 +103,14 @@ static const void *memory_map(void *handle, uint32_t count, uint64_t off)
 	return ((struct memory_handle *)handle)->data + off;
 }
 
+/* Writes land in the buffer too (backend_map_write; never when the
+ * instance is read-only: backend.c checks). */
+static void *memory_map_write(void *handle, uint32_t count, uint64_t off)
+{
+	(void)count;
+	return ((struct memory_handle *)handle)->data + off;
+}
+
 static const char *const memory_schemes[] = { "memory", NULL };
 
 const struct backend_ops backend_example_ops = {
@@ -117,4 +125,5 @@ const struct backend_ops backend_example_ops = {
 	.pread = memory_pread,
 	.pwrite = memory_pwrite,
 	.map = memory_map,
+	.map_write = memory_map_write,
 };

@@ -89,6 +89,13 @@ int bot_init(struct bot *b, const struct scsi_target *t,
 
 void bot_fini(struct bot *b)
 {
+	/* The transport is gone (its transfers cancelled and finished):
+	 * nothing stores into the media any more. */
+	for (unsigned i = 0; i < BOT_MAX_DEPTH; i++)
+		if (b->out_pin[i]) {
+			lun_map_release(b->cmd.lun, b->out_pin[i]);
+			b->out_pin[i] = NULL;
+		}
 	free(b->pool);
 	b->pool = NULL;
 }
@@ -212,32 +219,38 @@ static void bot_finish_data(struct bot *b)
  * bot_pump_in() runs once per completion, after that. */
 static void bot_release_maps(struct bot *b)
 {
-	if (!b->pins)
+	if (!b->in_pins)
 		return;
 	if (b->xp->flush)
 		b->xp->flush(b->xp_ctx);
-	for (; b->pins > 0; b->pins--)
-		lun_map_release(b->cmd.lun);
+	for (; b->in_pins > 0; b->in_pins--)
+		lun_map_release(b->cmd.lun, b->in_pin);
+	b->in_pin = NULL;
 }
 
 /* The next IN data chunk at c->submitted, dlen relevant bytes of a len-byte
- * transfer: in place from the media's mapping when it fills the transfer,
- * else copied (and zero-padded) into the pool.  Returns the buffer, or
- * NULL after a media error.  *pinned is set when a mapping was used. */
-static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len,
-			  bool *pinned)
+ * transfer: in place from the media's mapping when it fills the transfer
+ * (pinned until bot_release_maps), else copied (and zero-padded) into the
+ * pool.  Returns the buffer, or NULL after a media error. */
+static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len)
 {
 	struct bot_cmd *c = &b->cmd;
+	struct backend *pin = NULL;
 	const void *data;
 	int r = 0;
 
-	*pinned = false;
 	if (dlen == len)
-		r = scsi_data_map(c->lun, &c->scsi, c->submitted, dlen, &data);
+		r = scsi_data_map(c->lun, &c->scsi, c->submitted, dlen, &data,
+				  &pin);
 	if (r < 0)
 		return NULL;
 	if (r > 0) {
-		*pinned = true;
+		/* One media per command, unless it was swapped between
+		 * two chunks: then settle the older pins first. */
+		if (b->in_pins && b->in_pin != pin)
+			bot_release_maps(b);
+		b->in_pin = pin;
+		b->in_pins++;
 		return (void *)data;   /* FunctionFS only reads IN buffers */
 	}
 	/* The previous chunk may still sit in b->pool. */
@@ -264,19 +277,17 @@ static void bot_pump_in(struct bot *b)
 		void *buf = b->zero;
 		enum bot_tag kind = TAG_PAD;
 		uint32_t dlen = 0;
-		bool pinned = false;
 
 		if (c->submitted < c->data_len) {
 			dlen = len;
 			if (dlen > c->data_len - c->submitted)
 				dlen = (uint32_t)(c->data_len - c->submitted);
-			buf = bot_in_chunk(b, dlen, len, &pinned);
+			buf = bot_in_chunk(b, dlen, len);
 			if (!buf) {
 				/* Never send garbage: pad what is left. */
 				c->data_len = c->submitted;
 				continue;
 			}
-			b->pins += pinned;
 			kind = TAG_DATA;
 		}
 		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len)))
@@ -315,6 +326,7 @@ static void bot_pump_out(struct bot *b)
 	       c->submitted < c->total_len &&
 	       b->inflight[XPORT_EP_OUT] < b->depth) {
 		uint64_t left = c->total_len - c->submitted, want;
+		void *buf;
 		int idx;
 
 		if (c->submitted >= c->data_len) {
@@ -335,10 +347,18 @@ static void bot_pump_out(struct bot *b)
 		idx = bot_take_out_buf(b);
 		b->out_off[idx] = c->submitted;
 		b->out_len[idx] = (uint32_t)want;
-		if (!bot_submit(b, XPORT_EP_OUT,
-				b->pool + (size_t)idx * b->xfer_size,
-				(uint32_t)want, BOT_TAG(TAG_OUT, idx))) {
+		buf = b->pool + (size_t)idx * b->xfer_size;
+		/* All media data: FunctionFS may store it in place. */
+		if (c->submitted + want <= c->data_len &&
+		    scsi_data_map_out(c->lun, &c->scsi, c->submitted,
+				      (uint32_t)want, &buf, &b->out_pin[idx]))
+			b->stats.inplace_writes++;
+		if (!bot_submit(b, XPORT_EP_OUT, buf, (uint32_t)want,
+				BOT_TAG(TAG_OUT, idx))) {
 			b->out_free |= 1u << idx;
+			if (b->out_pin[idx])
+				lun_map_release(c->lun, b->out_pin[idx]);
+			b->out_pin[idx] = NULL;
 			return;
 		}
 		c->submitted += want;
@@ -359,12 +379,45 @@ static void bot_out_short(struct bot *b)
 		b->xp->cancel(b->xp_ctx, XPORT_EP_OUT);
 }
 
-static void bot_out_done(struct bot *b, unsigned idx, long res)
+/* An OUT transfer that FunctionFS stored in place ended.  EFAULT means the
+ * host's bytes arrived but could not be stored (the media refused a page):
+ * a write error for this command, not a broken transport. */
+static void bot_out_mapped_done(struct bot *b, unsigned idx, long res,
+				struct backend *pin)
+{
+	struct bot_cmd *c = &b->cmd;
+	bool stored = res != -EFAULT;
+
+	if (res < 0 && stored) {
+		lun_map_release(c->lun, pin);
+		if (!c->short_out)
+			bot_xport_failed(b, (int)res);
+		else
+			bot_pump_out(b);
+		return;
+	}
+	if (!stored)
+		res = b->out_len[idx];
+	if (scsi_data_out_mapped(c->lun, &c->scsi, b->out_off[idx], pin,
+				 (uint32_t)res, stored) == 0)
+		c->moved += (uint64_t)res;
+	c->completed += (uint64_t)res;
+	if ((uint32_t)res < b->out_len[idx])
+		bot_out_short(b);
+	bot_pump_out(b);
+}
+
+static void bot_out_done(struct bot *b, unsigned idx, long res,
+			 struct backend *pin)
 {
 	struct bot_cmd *c = &b->cmd;
 	uint64_t off = b->out_off[idx];
 	uint64_t valid = 0;
 
+	if (pin) {
+		bot_out_mapped_done(b, idx, res, pin);
+		return;
+	}
 	if (res < 0) {
 		if (!c->short_out)
 			bot_xport_failed(b, (int)res);
@@ -562,6 +615,7 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 	enum bot_tag kind = (enum bot_tag)(tag >> 32);
 	uint32_t arg = (uint32_t)tag;
 	enum xport_ep ep = bot_tag_ep(kind);
+	struct backend *pin = NULL;
 
 	if (b->inflight[ep] == 0) {
 		log_warnx("bot: completion for nothing queued (tag %llx)",
@@ -569,10 +623,15 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 		return;
 	}
 	b->inflight[ep]--;
-	if (kind == TAG_OUT)
+	if (kind == TAG_OUT) {
 		b->out_free |= 1u << arg;
+		pin = b->out_pin[arg];
+		b->out_pin[arg] = NULL;
+	}
 	if (b->state == BOT_DRAIN || b->state == BOT_OFFLINE ||
 	    b->state == BOT_BROKEN) {
+		if (pin)
+			lun_map_release(b->cmd.lun, pin);
 		if (b->state == BOT_DRAIN)
 			bot_drained(b);
 		return;
@@ -588,7 +647,7 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 		bot_in_done(b, res);
 		break;
 	case TAG_OUT:
-		bot_out_done(b, arg, res);
+		bot_out_done(b, arg, res, pin);
 		break;
 	case TAG_DISCARD:
 		bot_discard_done(b, arg, res);

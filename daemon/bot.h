@@ -72,6 +72,7 @@ struct bot_cmd {
 
 struct bot_stats {
 	uint64_t commands, invalid_cbws, phase_errors, resets, xport_errors;
+	uint64_t inplace_writes;   /* OUT transfers stored into the media */
 };
 
 struct bot {
@@ -92,6 +93,9 @@ struct bot {
 	uint32_t out_free;            /* bitmask of free pool buffers */
 	uint64_t out_off[BOT_MAX_DEPTH];
 	uint32_t out_len[BOT_MAX_DEPTH];
+	/* The media an OUT transfer stores into in place (scsi_data_map_out),
+	 * or NULL when it reads into pool[index]; released when it ends. */
+	struct backend *out_pin[BOT_MAX_DEPTH];
 	uint8_t *cbw;                 /* BOT_CBW_BUF bytes */
 	uint8_t csw[BOT_CSW_LEN];
 
@@ -99,10 +103,11 @@ struct bot {
 	void *reset_arg;
 	bool reset_waiting;
 
-	/* Media mappings of cmd.lun the queued IN data points into
+	/* Pins on media of cmd.lun that queued IN data points into
 	 * (lun_map_read), released once io_submit has copied it, before
 	 * bot_complete() returns. */
-	unsigned pins;
+	struct backend *in_pin;
+	unsigned in_pins;
 
 	struct bot_cmd cmd;
 	struct bot_stats stats;

@@ -53,10 +53,6 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	l->ua = LUN_UA_POWER_ON;
 	if (pthread_mutex_init(&l->lock, NULL) != 0)
 		return -1;
-	if (pthread_cond_init(&l->map_idle, NULL) != 0) {
-		pthread_mutex_destroy(&l->lock);
-		return -1;
-	}
 	if (cfg->media && cfg->media[0] &&
 	    lun_insert_req(l, &(struct lun_media_req){
 				.source = cfg->media,
@@ -69,35 +65,55 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	return 0;
 }
 
-/* Flush and close the current media; lock held. */
-static void lun_close_media_locked(struct lun *l)
+/* Flush and close a media instance. */
+static void lun_close_backend(struct lun *l, struct backend *be)
 {
-	int r;
+	int r = backend_flush(be);
 
-	if (!l->be)
-		return;
-	/* Bounded: pins are released by the USB thread right after the
-	 * io_submit that reads the mapping, never held across events. */
-	while (l->map_pins > 0)
-		pthread_cond_wait(&l->map_idle, &l->lock);
-	r = backend_flush(l->be);
 	if (r < 0)
 		log_warnx("lun %u: flush before close: %s", l->id,
 			  backend_strerror(r));
-	backend_close(l->be);
+	backend_close(be);
+}
+
+/* Let go of the current media; lock held.  Media that queued transfers
+ * still point into (pins) is flushed now and closed by the last
+ * lun_map_release(): a host that never finishes a transfer cannot hold
+ * up an eject. */
+static void lun_close_media_locked(struct lun *l)
+{
+	struct backend *be = l->be;
+
+	if (!be)
+		return;
 	l->be = NULL;
 	l->media_gen++;
+	if (be->pins == 0) {
+		lun_close_backend(l, be);
+		return;
+	}
+	if (backend_flush(be) < 0)
+		log_warnx("lun %u: flush before close failed", l->id);
+	be->retired = true;
+	log_debug(LOG_MOD_LUN, "lun %u: old media closes after %u transfer%s",
+		  l->id, be->pins, be->pins == 1 ? "" : "s");
 }
 
 void lun_fini(struct lun *l)
 {
+	struct backend *be;
+
 	pthread_mutex_lock(&l->lock);
+	be = l->be;
+	/* The transport is gone by now: pins of its cancelled transfers
+	 * will never be released, so close even pinned media. */
+	if (be)
+		be->pins = 0;
 	lun_close_media_locked(l);
 	l->state = LUN_EMPTY;
 	free(l->source);
 	l->source = NULL;
 	pthread_mutex_unlock(&l->lock);
-	pthread_cond_destroy(&l->map_idle);
 	pthread_mutex_destroy(&l->lock);
 }
 
@@ -315,6 +331,14 @@ static int lun_check_gen_locked(struct lun *l, uint32_t gen)
 	return 0;
 }
 
+/* lun_check_gen_locked, and the media takes writes; lock held. */
+static int lun_check_write_locked(struct lun *l, uint32_t gen)
+{
+	int r = lun_check_gen_locked(l, gen);
+
+	return r == 0 && l->readonly ? BE_EROFS : r;
+}
+
 int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 	     uint64_t offset)
 {
@@ -337,7 +361,7 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 }
 
 int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
-		 const void **data)
+		 const void **data, struct backend **pin)
 {
 	int r;
 
@@ -346,7 +370,8 @@ int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
 	if (r == 0) {
 		*data = backend_map(l->be, len, offset);
 		if (*data) {
-			l->map_pins++;
+			l->be->pins++;
+			*pin = l->be;
 			l->stats.reads++;
 			l->stats.read_bytes += len;
 			lun_latency_add(&l->stats.read_lat, 0);
@@ -358,12 +383,76 @@ int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
 	return r;
 }
 
-void lun_map_release(struct lun *l)
+int lun_map_write(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
+		  void **data, struct backend **pin)
 {
+	int r;
+
 	pthread_mutex_lock(&l->lock);
-	if (l->map_pins > 0 && --l->map_pins == 0)
-		pthread_cond_broadcast(&l->map_idle);
+	r = lun_check_write_locked(l, gen);
+	if (r == 0) {
+		void *p = backend_map_write(l->be, len, offset);
+
+		if (p) {
+			l->be->pins++;
+			*data = p;
+			*pin = l->be;
+		} else {
+			r = BE_EUNSUPP;
+		}
+	}
 	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+/* Drops a pin; lock held.  Returns the instance to close (outside the
+ * lock) when it was the last pin on retired media, else NULL. */
+static struct backend *lun_unpin_locked(struct backend *pin)
+{
+	if (pin->pins > 0)
+		pin->pins--;
+	return pin->pins == 0 && pin->retired ? pin : NULL;
+}
+
+int lun_map_written(struct lun *l, uint32_t gen, struct backend *pin,
+		    uint32_t len, bool ok)
+{
+	struct backend *done;
+	int r;
+
+	pthread_mutex_lock(&l->lock);
+	r = lun_check_gen_locked(l, gen);
+	if (!ok) {
+		/* A fault while storing (a hole on a full filesystem, a
+		 * file shrunk by someone else): copy from now on. */
+		pin->no_map_write = true;
+		log_warnx("lun %u: in-place write of %u bytes failed; writes "
+			  "copy from now on", l->id, len);
+		if (r == 0)
+			r = BE_EIO_WRITE;
+	}
+	l->stats.writes++;
+	lun_latency_add(&l->stats.write_lat, 0);
+	if (r == 0)
+		l->stats.write_bytes += len;
+	else
+		l->stats.write_errors++;
+	done = lun_unpin_locked(pin);
+	pthread_mutex_unlock(&l->lock);
+	if (done)
+		lun_close_backend(l, done);
+	return r;
+}
+
+void lun_map_release(struct lun *l, struct backend *pin)
+{
+	struct backend *done;
+
+	pthread_mutex_lock(&l->lock);
+	done = lun_unpin_locked(pin);
+	pthread_mutex_unlock(&l->lock);
+	if (done)
+		lun_close_backend(l, done);
 }
 
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
@@ -372,9 +461,7 @@ int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	r = lun_check_gen_locked(l, gen);
-	if (r == 0 && l->readonly)
-		r = BE_EROFS;
+	r = lun_check_write_locked(l, gen);
 	if (r == 0) {
 		uint64_t t0 = lun_now_us();
 		r = backend_pwrite(l->be, buf, len, offset,

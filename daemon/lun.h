@@ -103,10 +103,6 @@ struct lun {
 	struct lun_stats stats;
 	bool changing;             /* an admin media change is running */
 	char image[65];            /* catalog name of the media, or "" */
-	/* Zero-copy reads in flight (lun_map_read): the media is not closed
-	 * until they are released; map_idle is signalled at zero. */
-	unsigned map_pins;
-	pthread_cond_t map_idle;
 
 	/* Owned by the USB thread (scsi.c); not under the lock.  The sense
 	 * of the last failed command, reported by REQUEST SENSE. */
@@ -199,14 +195,32 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 	     uint64_t offset);
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	      uint64_t offset, bool fua);
-/* Zero-copy read: on 0, *data points at the bytes in the media's mapping
- * (backend_map) and the media stays open until lun_map_release(), which
- * the caller must call as soon as the bytes have been consumed (FunctionFS
- * copies IN data inside io_submit); a media change waits for it.
- * BE_EUNSUPP when the media has no mapping: use lun_read(). */
+/* Zero-copy I/O.  Transfers that point into the media's mapping pin it:
+ * on 0, *pin is the media instance and it stays mapped and open until
+ * lun_map_release(l, *pin), even when it is ejected or replaced meanwhile
+ * (a media change never waits for the host; the last release closes the
+ * old instance).  BE_EUNSUPP when the bytes cannot be mapped: copy with
+ * lun_read()/lun_write().
+ *
+ * lun_map_read: *data points at the bytes (backend_map).  Release as soon
+ * as they are consumed (FunctionFS copies IN data inside io_submit). */
 int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
-		 const void **data);
-void lun_map_release(struct lun *l);
+		 const void **data, struct backend **pin);
+/* lun_map_write: *data is where the host's bytes go (backend_map_write;
+ * *data and *pin are left alone on failure);
+ * BE_EROFS on read-only media.  Once they have landed (or failed to),
+ * lun_map_written() accounts for them and releases the pin. */
+int lun_map_write(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
+		  void **data, struct backend **pin);
+/* ok: whether the len bytes were stored.  Returns 0, BE_EIO_WRITE when
+ * they were not (in-place writes are then switched off for this media, so
+ * the host's retry goes through pwrite and gets its precise error), or
+ * BE_ENOMEDIUM / BE_ECHANGED when the media was ejected or swapped
+ * meanwhile (the bytes went to the old media, which is flushed on close;
+ * the host is told, as for a copied write). */
+int lun_map_written(struct lun *l, uint32_t gen, struct backend *pin,
+		    uint32_t len, bool ok);
+void lun_map_release(struct lun *l, struct backend *pin);
 int lun_flush(struct lun *l, uint32_t gen);
 /* Whether the media can serve I/O right now (a network backend may be
  * reconnecting: BE_ERETRY).  Never blocks. */

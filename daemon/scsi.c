@@ -443,13 +443,13 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 }
 
 int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		  uint32_t len, const void **data)
+		  uint32_t len, const void **data, struct backend **pin)
 {
 	int r;
 
 	if (c->data != SCSI_DATA_READ)
 		return 0;
-	r = lun_map_read(l, c->media_gen, len, c->offset + off, data);
+	r = lun_map_read(l, c->media_gen, len, c->offset + off, data, pin);
 	if (r == BE_EUNSUPP)
 		return 0;
 	if (r < 0) {
@@ -505,6 +505,32 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 	c->status = SCSI_STATUS_CHECK_CONDITION;
 	c->sense = r > 0 ? SENSE_MISCOMPARE
 			 : sense_from_backend(r, c->data == SCSI_DATA_WRITE);
+	scsi_set_info(c, (c->offset + off) >> l->block_shift);
+	return -1;
+}
+
+bool scsi_data_map_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		       uint32_t len, void **data, struct backend **pin)
+{
+	/* FUA writes copy: pwritev2(RWF_DSYNC) makes just them durable. */
+	if (c->data != SCSI_DATA_WRITE || c->status != SCSI_STATUS_GOOD ||
+	    c->fua || len % l->block_size)
+		return false;
+	return lun_map_write(l, c->media_gen, len, c->offset + off, data,
+			     pin) == 0;
+}
+
+int scsi_data_out_mapped(struct lun *l, struct scsi_cmd *c, uint64_t off,
+			 struct backend *pin, uint32_t len, bool ok)
+{
+	int r = lun_map_written(l, c->media_gen, pin, len, ok);
+
+	if (c->status != SCSI_STATUS_GOOD)
+		return -1;
+	if (r == 0)
+		return 0;
+	c->status = SCSI_STATUS_CHECK_CONDITION;
+	c->sense = sense_from_backend(r, true);
 	scsi_set_info(c, (c->offset + off) >> l->block_shift);
 	return -1;
 }

@@ -72,15 +72,29 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 		 uint32_t len);
 /* The same bytes without a copy when the media is mapped (lun_map_read):
  * returns 1 with *data pointing at them (the caller calls
- * lun_map_release() once they are consumed), 0 when they must be copied
- * with scsi_data_in(), or -1 after setting CHECK CONDITION. */
+ * lun_map_release(l, *pin) once they are consumed), 0 when they must be
+ * copied with scsi_data_in(), or -1 after setting CHECK CONDITION. */
 int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		  uint32_t len, const void **data);
+		  uint32_t len, const void **data, struct backend **pin);
 
 /* Consume `len` bytes of host data at byte `off`.  Returns 0, or -1 after
  * setting CHECK CONDITION (later calls for the same command are ignored). */
 int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 		  const void *buf, uint32_t len);
+
+/* Where `len` bytes of host data at byte `off` can be stored in place
+ * (lun_map_write): true with *data and *pin set for a plain WRITE whose
+ * bytes are all media data, whole blocks, no FUA; false when they must
+ * be copied through scsi_data_out().  Never sets a status. */
+bool scsi_data_map_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		       uint32_t len, void **data, struct backend **pin);
+/* The bytes of scsi_data_map_out() have landed (ok, len of them) or
+ * failed to: accounts for them and releases the pin.  Returns 0, or -1
+ * after setting CHECK CONDITION (or when the command had already failed).
+ * A short transfer may leave a torn last block in the media, as any
+ * failed write may. */
+int scsi_data_out_mapped(struct lun *l, struct scsi_cmd *c, uint64_t off,
+			 struct backend *pin, uint32_t len, bool ok);
 
 /* End the command: `moved` bytes of data actually moved.  Processes
  * parameter lists (MODE SELECT) and records the sense for REQUEST SENSE.

@@ -169,6 +169,7 @@ static void write_read_shuffled(unsigned mp, uint64_t seed)
 	CHECK_EQ(r.status, BOT_CSW_GOOD);
 	CHECK_EQ(r.residue, 0);
 	CHECK_EQ(d.bot.out_free, 0x7);
+	CHECK_EQ(d.bot.stats.inplace_writes, 32);   /* memory: media */
 	fh_rw10(cdb, 0x28, 100, 256);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, sizeof data, NULL);
 	CHECK(r.csw_ok && r.tag_ok);
@@ -258,8 +259,11 @@ TEST(test_bot_short_out_packet_cancels_queued_reads)
 		lun_snapshot(&d.luns[0], &s);
 		CHECK_EQ(lun_read(&d.luns[0], s.media_gen, blk, 8192, 0), 0);
 	}
-	CHECK(memcmp(blk, data, 4608) == 0);    /* whole blocks only */
-	CHECK(fh_all_bytes(blk + 4608, 8192 - 4608, 0));
+	/* The whole blocks arrived; the torn one (stored in place as it
+	 * came) is undefined, as after any failed write; nothing past what
+	 * the host sent changed. */
+	CHECK(memcmp(blk, data, 4608) == 0);
+	CHECK(fh_all_bytes(blk + sizeof data, 8192 - sizeof data, 0));
 	check_in_step();
 	down();
 }
@@ -566,6 +570,93 @@ TEST(test_bot_media_swapped_mid_read)
 	down();
 }
 
+/* --- in-place writes ---------------------------------------------------- */
+
+/* The host sends more than the command wants (case 11): the command's
+ * blocks are stored in place, the rest is discarded and never reaches the
+ * blocks after them. */
+TEST(test_bot_write_in_place_never_past_the_command)
+{
+	uint8_t cdb[10], data[4096], got[4096], ff[4096];
+	struct fh_result r;
+	struct lun_snapshot s;
+
+	up(4096, 3);
+	memset(ff, 0xff, sizeof ff);
+	lun_snapshot(&d.luns[0], &s);
+	CHECK_EQ(lun_write(&d.luns[0], s.media_gen, ff, sizeof ff, 0, false), 0);
+	fill(data, sizeof data, 41);
+	fh_rw10(cdb, 0x2a, 0, 2);          /* 1024 bytes wanted, 4096 sent */
+	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, sizeof data, data);
+	CHECK(r.csw_ok && r.tag_ok);
+	CHECK_EQ(r.status, BOT_CSW_GOOD);
+	CHECK_EQ(r.residue, 4096 - 1024);
+	CHECK_EQ(d.bot.stats.inplace_writes, 1);
+	CHECK_EQ(lun_read(&d.luns[0], s.media_gen, got, sizeof got, 0), 0);
+	CHECK(memcmp(got, data, 1024) == 0);
+	CHECK(fh_all_bytes(got + 1024, sizeof got - 1024, 0xff));
+	check_in_step();
+	down();
+}
+
+/* FunctionFS could not store the host's bytes (EFAULT: the media refused
+ * a page): WRITE ERROR with the LBA, the transport stays in step, and the
+ * host's retry is copied and succeeds. */
+TEST(test_bot_write_in_place_fault_is_write_error)
+{
+	uint8_t cdb[10], data[4096], got[4096];
+	struct fh_result r;
+	struct lun_snapshot s;
+	uint32_t info = 0;
+
+	up(4096, 3);
+	fill(data, sizeof data, 42);
+	fh_rw10(cdb, 0x2a, 8, 8);
+	send_cbw(21, sizeof data, false, cdb, 10);
+	CHECK_EQ(d.bot.stats.inplace_writes, 1);
+	CHECK(fh_fail_head(&d.fh, XPORT_EP_OUT, -EFAULT));
+	fh_deliver_all(&d.fh);
+	memset(&r, 0, sizeof r);
+	fh_read_csw(&d.fh, 21, &r);
+	CHECK(r.csw_ok && r.tag_ok);
+	CHECK_EQ(r.status, BOT_CSW_FAILED);
+	fh_deliver_all(&d.fh);
+	CHECK_EQ(fh_request_sense(&d.fh, 0, &info), SENSE_WRITE_ERROR);
+	CHECK_EQ(info, 8);
+	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, sizeof data, data);
+	CHECK_EQ(r.status, BOT_CSW_GOOD);
+	CHECK_EQ(d.bot.stats.inplace_writes, 1);    /* copied this time */
+	lun_snapshot(&d.luns[0], &s);
+	CHECK_EQ(lun_read(&d.luns[0], s.media_gen, got, sizeof got, 4096), 0);
+	CHECK(memcmp(got, data, sizeof data) == 0);
+	down();
+}
+
+/* The media is ejected while the host is still sending into it: the eject
+ * does not wait for the host, the old media stays mapped until the
+ * transfer ends (ASan would see the bytes land in freed memory), and the
+ * command fails with MEDIUM NOT PRESENT. */
+TEST(test_bot_write_in_place_across_eject)
+{
+	uint8_t cdb[10], data[8192];
+	struct fh_result r;
+
+	up(4096, 3);
+	fill(data, sizeof data, 43);
+	fh_rw10(cdb, 0x2a, 0, 16);
+	send_cbw(22, sizeof data, false, cdb, 10);
+	CHECK_EQ(d.bot.stats.inplace_writes, 2);
+	CHECK_EQ(lun_eject(&d.luns[0], true, false), 0);
+	host_send(data, sizeof data);
+	memset(&r, 0, sizeof r);
+	fh_read_csw(&d.fh, 22, &r);
+	CHECK(r.csw_ok && r.tag_ok);
+	CHECK_EQ(r.status, BOT_CSW_FAILED);
+	fh_deliver_all(&d.fh);
+	CHECK_EQ(fh_request_sense(&d.fh, 0, NULL), SENSE_NOT_READY_NO_MEDIUM);
+	down();
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR);
@@ -586,5 +677,8 @@ int main(void)
 	RUN(test_bot_disconnect_before_disable_event);
 	RUN(test_bot_media_read_error_mid_read_pads);
 	RUN(test_bot_media_swapped_mid_read);
+	RUN(test_bot_write_in_place_never_past_the_command);
+	RUN(test_bot_write_in_place_fault_is_write_error);
+	RUN(test_bot_write_in_place_across_eject);
 	return test_summary();
 }

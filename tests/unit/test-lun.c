@@ -382,48 +382,97 @@ TEST(test_lun_eject_insert_race_with_io)
 	lun_fini(&l);
 }
 
-static volatile int eject_done;
-
-static void *eject_thread(void *arg)
-{
-	(void)arg;
-	lun_eject(&l, true, false);
-	eject_done = 1;
-	return NULL;
-}
-
-/* A zero-copy read pins the media: an eject from another thread (the API)
- * waits until the USB thread releases it, so the mapping is never
- * unmapped under a queued transfer; afterwards the generation fences. */
-TEST(test_lun_map_read_pins_media_against_eject)
+/* A zero-copy read pins the media: an eject (the API thread) does not
+ * wait for the host, the old instance stays mapped until the USB thread
+ * releases it (ASan sees a use after free otherwise), and the generation
+ * fences it from then on. */
+TEST(test_lun_map_read_pins_media_across_eject)
 {
 	const void *p = NULL, *q = NULL;
+	struct backend *pin = NULL, *pin2 = NULL;
 	uint8_t pat[512];
 	uint32_t gen;
-	pthread_t t;
 
 	up("memory:1M");
 	gen = snap().media_gen;
 	memset(pat, 0x5a, sizeof pat);
 	CHECK_EQ(lun_write(&l, gen, pat, sizeof pat, 1024, false), 0);
-	CHECK_EQ(lun_map_read(&l, gen, 512, 1024, &p), 0);
-	if (!p)
+	CHECK_EQ(lun_map_read(&l, gen, 512, 1024, &p, &pin), 0);
+	if (!p || !pin)
 		abort();
 	CHECK(memcmp(p, pat, sizeof pat) == 0);
 	CHECK_EQ(l.stats.read_bytes, 512);
-	CHECK_EQ(lun_map_read(&l, gen, 512, 1 << 20, &q), BE_EUNSUPP);
-	eject_done = 0;
-	if (pthread_create(&t, NULL, eject_thread, NULL) != 0)
-		abort();
-	usleep(50 * 1000);
-	CHECK_EQ(eject_done, 0);              /* still pinned */
-	CHECK(memcmp(p, pat, sizeof pat) == 0);
-	lun_map_release(&l);
-	pthread_join(t, NULL);
-	CHECK_EQ(eject_done, 1);
-	CHECK_EQ(lun_map_read(&l, gen, 512, 0, &q), BE_ENOMEDIUM);
+	CHECK_EQ(lun_map_read(&l, gen, 512, 1 << 20, &q, &pin2), BE_EUNSUPP);
+	CHECK_EQ(lun_eject(&l, true, false), 0);   /* does not wait */
+	CHECK(memcmp(p, pat, sizeof pat) == 0);    /* still mapped */
+	CHECK_EQ(lun_map_read(&l, gen, 512, 0, &q, &pin2), BE_ENOMEDIUM);
+	lun_map_release(&l, pin);                  /* closes it */
 	CHECK_EQ(lun_insert(&l, "memory:1M", false, err, sizeof err), 0);
-	CHECK_EQ(lun_map_read(&l, gen, 512, 0, &q), BE_ECHANGED);
+	CHECK_EQ(lun_map_read(&l, gen, 512, 0, &q, &pin2), BE_ECHANGED);
+	lun_fini(&l);
+}
+
+/* In-place writes: the bytes land in the media's memory, are counted when
+ * lun_map_written() says they arrived, and a failed store switches the
+ * media over to copied writes. */
+TEST(test_lun_map_write_stores_in_place)
+{
+	struct backend *pin = NULL;
+	uint8_t got[512];
+	void *p = NULL;
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	CHECK_EQ(lun_map_write(&l, gen, 512, 4096, &p, &pin), 0);
+	if (!p || !pin)
+		abort();
+	memset(p, 0xc3, 512);
+	CHECK_EQ(lun_map_written(&l, gen, pin, 512, true), 0);
+	CHECK_EQ(l.stats.writes, 1);
+	CHECK_EQ(l.stats.write_bytes, 512);
+	CHECK_EQ(lun_read(&l, gen, got, sizeof got, 4096), 0);
+	CHECK(got[0] == 0xc3 && got[511] == 0xc3);
+	CHECK_EQ(lun_map_write(&l, gen, 512, 1 << 20, &p, &pin), BE_EUNSUPP);
+	CHECK_EQ(lun_map_write(&l, gen + 1, 512, 0, &p, &pin), BE_ECHANGED);
+
+	/* A store that faulted: reported, and copies from then on. */
+	CHECK_EQ(lun_map_write(&l, gen, 512, 0, &p, &pin), 0);
+	CHECK_EQ(lun_map_written(&l, gen, pin, 512, false), BE_EIO_WRITE);
+	CHECK_EQ(l.stats.write_errors, 1);
+	CHECK_EQ(lun_map_write(&l, gen, 512, 0, &p, &pin), BE_EUNSUPP);
+	CHECK_EQ(lun_write(&l, gen, got, sizeof got, 0, false), 0);
+	lun_fini(&l);
+}
+
+/* The media is swapped while the host is still sending: the eject does not
+ * wait, the bytes land in the old media (kept until the transfer ends) and
+ * the command is told the media changed. */
+TEST(test_lun_map_write_across_media_change)
+{
+	struct backend *pin = NULL;
+	void *p = NULL;
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	CHECK_EQ(lun_map_write(&l, gen, 512, 0, &p, &pin), 0);
+	CHECK_EQ(lun_insert(&l, "memory:2M", false, err, sizeof err), 0);
+	memset(p, 0x11, 512);                      /* the host's data lands */
+	CHECK_EQ(lun_map_written(&l, gen, pin, 512, true), BE_ECHANGED);
+	CHECK(snap().nblocks == 4096);
+	lun_fini(&l);
+}
+
+/* Read-only media never hands out writable memory. */
+TEST(test_lun_map_write_refused_read_only)
+{
+	struct backend *pin = NULL;
+	void *p = NULL;
+
+	up_with("memory:1M", true, true, 512);
+	CHECK_EQ(lun_map_write(&l, snap().media_gen, 512, 0, &p, &pin),
+		 BE_EROFS);
 	lun_fini(&l);
 }
 
@@ -453,6 +502,9 @@ int main(void)
 	RUN(test_lun_io_counters);
 	RUN(test_lun_flush_and_trim_on_memory);
 	RUN(test_lun_eject_insert_race_with_io);
-	RUN(test_lun_map_read_pins_media_against_eject);
+	RUN(test_lun_map_read_pins_media_across_eject);
+	RUN(test_lun_map_write_stores_in_place);
+	RUN(test_lun_map_write_across_media_change);
+	RUN(test_lun_map_write_refused_read_only);
 	return test_summary();
 }
