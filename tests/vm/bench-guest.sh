@@ -9,6 +9,11 @@
 #   cpu-s-per-gib         CPU seconds (utime+stime) of the serving process
 #                         per GiB moved, over the three jobs: netstickd's
 #                         PID, or the kernel's "file-storage" thread
+#   guest-cpu-s-per-gib   busy CPU seconds of the whole guest per GiB, over
+#                         the same jobs: the host side, dummy_hcd and
+#                         whatever works for the device side (FunctionFS
+#                         completion workers, softirqs), which per-process
+#                         times do not attribute fairly
 # The sides take turns, NETSTICK_BENCH_REPS times (default 3), so that a
 # noisy neighbour on the machine hits both; bench.tsv has the medians:
 #   $NETSTICK_VM_RESULTS/bench.tsv   speed side figure value
@@ -31,6 +36,11 @@ export GADGET_PRODUCT="Bench Disk"
 # utime+stime of a process, in clock ticks.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# Busy time of all CPUs (user nice system irq softirq steal), in ticks.
+guest_busy_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
 # The process that serves the data: netstickd, or f_mass_storage's kthread.
@@ -76,7 +86,7 @@ medians() {
 }
 
 bench_side() {
-	local pid c0 c1 kib=0 mbps iops k
+	local pid c0 c1 g0 g1 kib=0 mbps iops k
 	SIDE=$1
 	log "$SIDE at $SPEED speed, run $REP of $REPS"
 	gadget_start "$SIDE" "media=$IMG"
@@ -85,12 +95,16 @@ bench_side() {
 	DEV=/dev/$DISK
 	pid=$(server_pid "$SIDE")
 	c0=$( [[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
+	g0=$(guest_busy_ticks)
 	read -r mbps iops k < <(fio_job seq-read read 1M)
 	put seq-read-MBps "$mbps"; kib=$((kib + k))
 	read -r mbps iops k < <(fio_job seq-write write 1M)
 	put seq-write-MBps "$mbps"; kib=$((kib + k))
 	read -r mbps iops k < <(fio_job rand-read-4k randread 4k)
 	put rand-read-4k-qd1-IOPS "$iops"; kib=$((kib + k))
+	g1=$(guest_busy_ticks)
+	put guest-cpu-s-per-GiB "$(awk -v t=$((g1 - g0)) -v hz="$CLK_TCK" -v k="$kib" \
+		'BEGIN { printf "%.2f", (t / hz) / (k / 1048576) }')"
 	if [[ -n $pid ]] && [[ -e /proc/$pid ]]; then
 		c1=$(cpu_ticks "$pid")
 		put cpu-s-per-GiB "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v k="$kib" \

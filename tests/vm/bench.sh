@@ -42,7 +42,7 @@ to_markdown() {
 	echo "| speed | figure | netstickd | kernel | netstickd/kernel |"
 	echo "| --- | --- | ---: | ---: | ---: |"
 	awk -F'\t' '
-		BEGIN { nf = split("seq-read-MBps seq-write-MBps rand-read-4k-qd1-IOPS cpu-s-per-GiB", fig, " ") }
+		BEGIN { nf = split("seq-read-MBps seq-write-MBps rand-read-4k-qd1-IOPS cpu-s-per-GiB guest-cpu-s-per-GiB", fig, " ") }
 		!($1 in seen) { seen[$1] = 1; speed[++ns] = $1 }
 		{ v[$1, $3, $2] = $4 }
 		END {
@@ -71,7 +71,8 @@ main() {
 		echo "tmpfs image, fio 1 MiB O_DIRECT sequential and 4 KiB QD1 random reads,"
 		echo "${NETSTICK_BENCH_SECONDS:-5} s per job, median of ${NETSTICK_BENCH_REPS:-3} alternating runs per side."
 		echo "CPU: utime+stime of netstickd, or of the kernel's file-storage thread,"
-		echo "per GiB moved. Compare ratios, not absolute figures (TCG guest)."
+		echo "per GiB moved; guest CPU: busy time of the whole guest (both sides of"
+		echo "the cable) per GiB. Compare ratios, not absolute figures (TCG guest)."
 		[[ -z ${NETSTICK_VM_APPEND:-} ]] || echo "Guest kernel parameters added: \`$NETSTICK_VM_APPEND\`."
 		echo
 		to_markdown "$RESULTS/bench.tsv"
