@@ -82,6 +82,15 @@ static void check_pool(const struct bot *b, const struct fakehost *fh)
 		pool_mark(b, fh, x, &held, &n);
 	for (size_t i = 0; i < fh->ndone; i++)
 		pool_mark(b, fh, fh->done[i], &held, &n);
+	/* Slots of in-place OUT transfers (into the media's mapping) are
+	 * owned too, though their pool buffers sit idle. */
+	for (unsigned i = 0; i < b->depth; i++)
+		if (b->out_pin[i]) {
+			if (held & 1u << i)
+				fuzz_fail("pool slot both in place and copied", fh);
+			held |= 1u << i;
+			n++;
+		}
 	if (held & b->out_free)
 		fuzz_fail("pool buffer free while the transport owns it", fh);
 	if ((unsigned)__builtin_popcount(b->out_free) + n != b->depth)
