@@ -245,15 +245,20 @@ static void scsi_request_sense(struct lun *l, struct scsi_cmd *c)
 {
 	uint32_t sense = l->sense;
 	bool info_valid = l->sense_info_valid;
+	unsigned len = SENSE_FIXED_LEN;
 
 	if (sense == SENSE_NONE) {
 		sense = lun_take_ua(l);
 		info_valid = false;
 	}
-	sense_fixed(c->buf, sense, info_valid, l->sense_info);
+	/* DESC asks for descriptor format (SPC-4 6.39). */
+	if (c->cdb[1] & 0x01)
+		len = sense_desc(c->buf, sense, info_valid, l->sense_info);
+	else
+		sense_fixed(c->buf, sense, info_valid, l->sense_info);
 	l->sense = SENSE_NONE;
 	l->sense_info_valid = false;
-	scsi_reply(c, SENSE_FIXED_LEN, c->cdb[4]);
+	scsi_reply(c, len, c->cdb[4]);
 }
 
 static void scsi_report_luns(const struct scsi_target *t, struct scsi_cmd *c)

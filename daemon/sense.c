@@ -20,6 +20,27 @@ void sense_fixed(uint8_t *buf, uint32_t sense, bool info_valid, uint32_t info)
 	buf[13] = SENSE_ASCQ(sense);
 }
 
+unsigned sense_desc(uint8_t *buf, uint32_t sense, bool info_valid,
+		    uint32_t info)
+{
+	memset(buf, 0, SENSE_DESC_MAX);
+	buf[0] = 0x72;                              /* current error, desc */
+	buf[1] = SENSE_KEY(sense);
+	buf[2] = SENSE_ASC(sense);
+	buf[3] = SENSE_ASCQ(sense);
+	if (!info_valid)
+		return 8;
+	buf[7] = 12;                                /* additional length */
+	buf[8] = 0x00;                              /* Information */
+	buf[9] = 0x0a;
+	buf[10] = 0x80;                             /* VALID */
+	buf[16] = (uint8_t)(info >> 24);
+	buf[17] = (uint8_t)(info >> 16);
+	buf[18] = (uint8_t)(info >> 8);
+	buf[19] = (uint8_t)info;
+	return SENSE_DESC_MAX;
+}
+
 /*  backend error      →  sense the host sees
  *  BE_EIO_READ            03/11/00 unrecovered read error
  *  BE_EIO_WRITE           03/0C/00 write error

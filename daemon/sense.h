@@ -50,6 +50,14 @@
  * When info_valid, the INFORMATION field carries `info` (the failing LBA). */
 void sense_fixed(uint8_t *buf, uint32_t sense, bool info_valid, uint32_t info);
 
+/* Descriptor-format sense (SPC-4 4.5.2, response code 0x72): an 8-byte
+ * header, plus an Information descriptor (12 bytes, VALID set) carrying
+ * `info` when info_valid.  buf holds at least SENSE_DESC_MAX bytes.
+ * Returns the length written. */
+#define SENSE_DESC_MAX 20
+unsigned sense_desc(uint8_t *buf, uint32_t sense, bool info_valid,
+		    uint32_t info);
+
 /* The one mapping from enum backend_err to sense; `writing` selects
  * WRITE ERROR over READ ERROR for generic I/O failures. */
 uint32_t sense_from_backend(int err, bool writing);

@@ -173,6 +173,33 @@ TEST(test_scsi_sense_cleared_by_next_command)
 	down();
 }
 
+/* REQUEST SENSE with DESC=1 answers in descriptor format (the layout,
+ * with an Information descriptor, is in test-sense.c); DESC=0 stays
+ * fixed format. */
+TEST(test_scsi_request_sense_descriptor_format)
+{
+	static const uint8_t bad[10] = { 0x28, 0, 0, 0, 0x10, 0, 0, 0, 1, 0 };
+	static const uint8_t rs_desc[6] = { 0x03, 0x01, 0, 0, 252, 0 };
+	static const uint8_t rs_fixed[6] = { 0x03, 0, 0, 0, 252, 0 };
+	struct fh_result r;
+
+	up();
+	fh_dev_clear_ua(&d);
+	r = fh_command(&d.fh, 0, bad, 10, FH_IN, 512, NULL);
+	CHECK_EQ(r.status, BOT_CSW_FAILED);
+	r = fh_command(&d.fh, 0, rs_desc, 6, FH_IN, 252, NULL);
+	CHECK_EQ(r.status, BOT_CSW_GOOD);
+	CHECK_EQ(r.residue, 252 - 8);      /* no LBA for a range error */
+	CHECK(r.data[0] == 0x72 && r.data[1] == 0x05 && r.data[2] == 0x21);
+	r = fh_command(&d.fh, 0, rs_desc, 6, FH_IN, 252, NULL);
+	CHECK_EQ(r.residue, 252 - 8);              /* no sense: header only */
+	CHECK(r.data[0] == 0x72 && r.data[1] == 0 && r.data[7] == 0);
+	r = fh_command(&d.fh, 0, rs_fixed, 6, FH_IN, 252, NULL);
+	CHECK_EQ(r.residue, 252 - SENSE_FIXED_LEN);
+	CHECK(r.data[0] == 0x70);
+	down();
+}
+
 /* --- PREVENT / eject / load -------------------------------------------- */
 
 static const uint8_t cdb_prevent[6] = { 0x1e, 0, 0, 0, 1, 0 };
@@ -514,6 +541,7 @@ int main(void)
 	RUN(test_scsi_ua_inquiry_exempt);
 	RUN(test_scsi_ua_report_luns_exempt);
 	RUN(test_scsi_ua_request_sense_returns_and_clears);
+	RUN(test_scsi_request_sense_descriptor_format);
 	RUN(test_scsi_ua_per_lun);
 	RUN(test_scsi_ua_blocks_read);
 	RUN(test_scsi_ua_after_insert_medium_changed);

@@ -47,6 +47,25 @@ TEST(test_sense_fixed_layout_with_info)
 	CHECK(memcmp(b, want, SENSE_FIXED_LEN) == 0);
 }
 
+/* Descriptor format: the header alone, or with an Information
+ * descriptor (VALID, 64-bit field) when the LBA is known. */
+TEST(test_sense_desc_layout)
+{
+	uint8_t b[SENSE_DESC_MAX];
+	static const uint8_t want[SENSE_DESC_MAX] = {
+		0x72, 0x05, 0x21, 0x00, 0, 0, 0, 12,
+		0x00, 0x0a, 0x80, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78,
+	};
+
+	memset(b, 0xcc, sizeof b);
+	CHECK_EQ(sense_desc(b, SENSE_LBA_OUT_OF_RANGE, true, 0x12345678),
+		 SENSE_DESC_MAX);
+	CHECK(memcmp(b, want, SENSE_DESC_MAX) == 0);
+	CHECK_EQ(sense_desc(b, SENSE_NOT_READY_NO_MEDIUM, false, 7), 8);
+	CHECK(b[0] == 0x72 && b[1] == 0x02 && b[2] == 0x3a && b[3] == 0 &&
+	      b[7] == 0);
+}
+
 TEST(test_sense_fixed_no_sense_is_all_zero_but_header)
 {
 	uint8_t b[SENSE_FIXED_LEN];
@@ -135,6 +154,7 @@ int main(void)
 	RUN(test_sense_pack_and_unpack);
 	RUN(test_sense_fixed_layout_without_info);
 	RUN(test_sense_fixed_layout_with_info);
+	RUN(test_sense_desc_layout);
 	RUN(test_sense_fixed_no_sense_is_all_zero_but_header);
 	RUN(test_sense_fixed_ascq);
 	RUN(test_sense_from_backend_table);

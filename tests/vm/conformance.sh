@@ -356,6 +356,15 @@ t_request_sense() {
 	grep -q "Sense key: No Sense" <<<"$out" || fail "expected NO SENSE"
 }
 
+# DESC=1: descriptor-format sense (response code 0x72).
+t_request_sense_desc() {
+	local out
+	out=$(sg_requests --desc -v "$SG" 2>&1)
+	echo "$out"
+	grep -qi "descriptor format" <<<"$out" || fail "expected descriptor format"
+	grep -q "Sense key: No Sense" <<<"$out" || fail "expected NO SENSE"
+}
+
 t_mode_sense6() {
 	local out
 	out=$(sg_modes -6 -p 0x3f "$SG")
@@ -770,6 +779,7 @@ group_single() {
 	t test-read-format-capacities t_read_format_capacities
 	t test-test-unit-ready t_test_unit_ready
 	t test-request-sense-no-sense t_request_sense
+	t test-request-sense-descriptor t_request_sense_desc
 	t test-mode-sense-6-all-pages t_mode_sense6
 	t test-mode-sense-10-all-pages t_mode_sense10
 	t test-mode-sense-caching-page t_mode_sense_caching
