@@ -65,14 +65,20 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	return 0;
 }
 
-/* Flush and close a media instance. */
-static void lun_close_backend(struct lun *l, struct backend *be)
+/* Flush a media instance the LUN lets go of. */
+static void lun_flush_before_close(struct lun *l, struct backend *be)
 {
 	int r = backend_flush(be);
 
 	if (r < 0)
 		log_warnx("lun %u: flush before close: %s", l->id,
 			  backend_strerror(r));
+}
+
+/* Flush and close a media instance. */
+static void lun_close_backend(struct lun *l, struct backend *be)
+{
+	lun_flush_before_close(l, be);
 	backend_close(be);
 }
 
@@ -92,8 +98,7 @@ static void lun_close_media_locked(struct lun *l)
 		lun_close_backend(l, be);
 		return;
 	}
-	if (backend_flush(be) < 0)
-		log_warnx("lun %u: flush before close failed", l->id);
+	lun_flush_before_close(l, be);
 	be->retired = true;
 	log_debug(LOG_MOD_LUN, "lun %u: old media closes after %u transfer%s",
 		  l->id, be->pins, be->pins == 1 ? "" : "s");

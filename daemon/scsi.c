@@ -464,6 +464,16 @@ int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
 	return 1;
 }
 
+/* Host data could not be stored (or did not match): CHECK CONDITION with
+ * the LBA in INFORMATION. */
+static void scsi_out_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
+			    uint32_t sense)
+{
+	c->status = SCSI_STATUS_CHECK_CONDITION;
+	c->sense = sense;
+	scsi_set_info(c, (c->offset + off) >> l->block_shift);
+}
+
 /* Compares host data with the media for VERIFY BYTCHK=1. */
 static int scsi_compare(struct lun *l, struct scsi_cmd *c, uint64_t off,
 			const void *buf, uint32_t len)
@@ -507,10 +517,8 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 			      c->fua);
 	if (r == 0)
 		return 0;
-	c->status = SCSI_STATUS_CHECK_CONDITION;
-	c->sense = r > 0 ? SENSE_MISCOMPARE
-			 : sense_from_backend(r, c->data == SCSI_DATA_WRITE);
-	scsi_set_info(c, (c->offset + off) >> l->block_shift);
+	scsi_out_failed(l, c, off, r > 0 ? SENSE_MISCOMPARE
+			 : sense_from_backend(r, c->data == SCSI_DATA_WRITE));
 	return -1;
 }
 
@@ -534,9 +542,7 @@ int scsi_data_out_mapped(struct lun *l, struct scsi_cmd *c, uint64_t off,
 		return -1;
 	if (r == 0)
 		return 0;
-	c->status = SCSI_STATUS_CHECK_CONDITION;
-	c->sense = sense_from_backend(r, true);
-	scsi_set_info(c, (c->offset + off) >> l->block_shift);
+	scsi_out_failed(l, c, off, sense_from_backend(r, true));
 	return -1;
 }
 

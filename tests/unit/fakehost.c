@@ -561,6 +561,24 @@ void fh_dev_fini(struct fh_dev *d)
 	d->target.nluns = 0;
 }
 
+int fh_media_get(struct fh_dev *d, unsigned lun, uint64_t off, void *buf,
+		 uint32_t len)
+{
+	struct lun_snapshot s;
+
+	lun_snapshot(&d->luns[lun], &s);
+	return lun_read(&d->luns[lun], s.media_gen, buf, len, off);
+}
+
+int fh_media_put(struct fh_dev *d, unsigned lun, uint64_t off,
+		 const void *buf, uint32_t len)
+{
+	struct lun_snapshot s;
+
+	lun_snapshot(&d->luns[lun], &s);
+	return lun_write(&d->luns[lun], s.media_gen, buf, len, off, false);
+}
+
 void fh_dev_clear_ua(struct fh_dev *d)
 {
 	for (unsigned i = 0; i < d->target.nluns; i++)

@@ -204,6 +204,13 @@ int fh_dev_init(struct fh_dev *d, const struct fh_lun_cfg *luns,
 void fh_dev_fini(struct fh_dev *d);
 /* Clears pending unit attentions on every LUN. */
 void fh_dev_clear_ua(struct fh_dev *d);
+/* Reads / writes LUN lun's current media directly (not over USB), for
+ * setting up and checking what commands did.  Return lun_read/lun_write's
+ * result (0 on success). */
+int fh_media_get(struct fh_dev *d, unsigned lun, uint64_t off, void *buf,
+		 uint32_t len);
+int fh_media_put(struct fh_dev *d, unsigned lun, uint64_t off,
+		 const void *buf, uint32_t len);
 
 /* Test helpers shared by the BOT tests: a READ(10)/WRITE(10)-shaped CDB
  * (opcode, LBA, block count), and whether n bytes all equal v. */

@@ -253,12 +253,7 @@ TEST(test_bot_short_out_packet_cancels_queued_reads)
 	CHECK_EQ(fh_queued(&d.fh, XPORT_EP_OUT), 1);
 	CHECK_EQ(fh_head_len(&d.fh, XPORT_EP_OUT), BOT_CBW_BUF);
 	CHECK_EQ(d.bot.out_free, 0x3);
-	{
-		struct lun_snapshot s;
-
-		lun_snapshot(&d.luns[0], &s);
-		CHECK_EQ(lun_read(&d.luns[0], s.media_gen, blk, 8192, 0), 0);
-	}
+	CHECK_EQ(fh_media_get(&d, 0, 0, blk, 8192), 0);
 	/* The whole blocks arrived; the torn one (stored in place as it
 	 * came) is undefined, as after any failed write; nothing past what
 	 * the host sent changed. */
@@ -311,15 +306,13 @@ static void check_works_after_enable(void)
 {
 	uint8_t cdb[10], pat[2048];
 	struct fh_result r;
-	struct lun_snapshot s;
 
 	r = fh_command(&d.fh, 0, cdb_tur, 6, FH_NONE, 0, NULL);
 	CHECK(r.csw_ok && r.tag_ok);
 	CHECK_EQ(r.status, BOT_CSW_FAILED);
 	CHECK_EQ(fh_request_sense(&d.fh, 0, NULL), SENSE_POWER_ON_RESET);
 	fill(pat, sizeof pat, 23);
-	lun_snapshot(&d.luns[0], &s);
-	CHECK_EQ(lun_write(&d.luns[0], s.media_gen, pat, 2048, 8192, 0), 0);
+	CHECK_EQ(fh_media_put(&d, 0, 8192, pat, 2048), 0);
 	fh_rw10(cdb, 0x28, 16, 4);
 	r = fh_command(&d.fh, 0, cdb, 10, FH_IN, 2048, NULL);
 	CHECK(r.csw_ok && r.tag_ok);
@@ -579,12 +572,10 @@ TEST(test_bot_write_in_place_never_past_the_command)
 {
 	uint8_t cdb[10], data[4096], got[4096], ff[4096];
 	struct fh_result r;
-	struct lun_snapshot s;
 
 	up(4096, 3);
 	memset(ff, 0xff, sizeof ff);
-	lun_snapshot(&d.luns[0], &s);
-	CHECK_EQ(lun_write(&d.luns[0], s.media_gen, ff, sizeof ff, 0, false), 0);
+	CHECK_EQ(fh_media_put(&d, 0, 0, ff, sizeof ff), 0);
 	fill(data, sizeof data, 41);
 	fh_rw10(cdb, 0x2a, 0, 2);          /* 1024 bytes wanted, 4096 sent */
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, sizeof data, data);
@@ -592,7 +583,7 @@ TEST(test_bot_write_in_place_never_past_the_command)
 	CHECK_EQ(r.status, BOT_CSW_GOOD);
 	CHECK_EQ(r.residue, 4096 - 1024);
 	CHECK_EQ(d.bot.stats.inplace_writes, 1);
-	CHECK_EQ(lun_read(&d.luns[0], s.media_gen, got, sizeof got, 0), 0);
+	CHECK_EQ(fh_media_get(&d, 0, 0, got, sizeof got), 0);
 	CHECK(memcmp(got, data, 1024) == 0);
 	CHECK(fh_all_bytes(got + 1024, sizeof got - 1024, 0xff));
 	check_in_step();
@@ -606,7 +597,6 @@ TEST(test_bot_write_in_place_fault_is_write_error)
 {
 	uint8_t cdb[10], data[4096], got[4096];
 	struct fh_result r;
-	struct lun_snapshot s;
 	uint32_t info = 0;
 
 	up(4096, 3);
@@ -626,8 +616,7 @@ TEST(test_bot_write_in_place_fault_is_write_error)
 	r = fh_command(&d.fh, 0, cdb, 10, FH_OUT, sizeof data, data);
 	CHECK_EQ(r.status, BOT_CSW_GOOD);
 	CHECK_EQ(d.bot.stats.inplace_writes, 1);    /* copied this time */
-	lun_snapshot(&d.luns[0], &s);
-	CHECK_EQ(lun_read(&d.luns[0], s.media_gen, got, sizeof got, 4096), 0);
+	CHECK_EQ(fh_media_get(&d, 0, 4096, got, sizeof got), 0);
 	CHECK(memcmp(got, data, sizeof data) == 0);
 	down();
 }

@@ -62,21 +62,15 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 		p[i] = (uint8_t)(seed + i * 7 + (i >> 9));
 }
 
-/* Media bytes of LUN 0, read straight from the LUN. */
+/* Media bytes of LUN 0, read / written straight through the LUN. */
 static void media(uint32_t off, void *buf, uint32_t len)
 {
-	struct lun_snapshot s;
-
-	lun_snapshot(&d.luns[0], &s);
-	CHECK_EQ(lun_read(&d.luns[0], s.media_gen, buf, len, off), 0);
+	CHECK_EQ(fh_media_get(&d, 0, off, buf, len), 0);
 }
 
 static void media_put(uint32_t off, const void *buf, uint32_t len)
 {
-	struct lun_snapshot s;
-
-	lun_snapshot(&d.luns[0], &s);
-	CHECK_EQ(lun_write(&d.luns[0], s.media_gen, buf, len, off, false), 0);
+	CHECK_EQ(fh_media_put(&d, 0, off, buf, len), 0);
 }
 
 /* The device is back in step with the host: a TEST UNIT READY works. */

@@ -38,6 +38,12 @@ cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
+# per_gib TICKS KIB: CPU seconds per GiB moved.
+per_gib() {
+	awk -v t="$1" -v hz="$CLK_TCK" -v k="$2" \
+		'BEGIN { printf "%.2f", (t / hz) / (k / 1048576) }'
+}
+
 # Busy time of all CPUs (user nice system irq softirq steal), in ticks.
 guest_busy_ticks() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
@@ -103,12 +109,10 @@ bench_side() {
 	read -r mbps iops k < <(fio_job rand-read-4k randread 4k)
 	put rand-read-4k-qd1-IOPS "$iops"; kib=$((kib + k))
 	g1=$(guest_busy_ticks)
-	put guest-cpu-s-per-GiB "$(awk -v t=$((g1 - g0)) -v hz="$CLK_TCK" -v k="$kib" \
-		'BEGIN { printf "%.2f", (t / hz) / (k / 1048576) }')"
+	put guest-cpu-s-per-GiB "$(per_gib $((g1 - g0)) "$kib")"
 	if [[ -n $pid ]] && [[ -e /proc/$pid ]]; then
 		c1=$(cpu_ticks "$pid")
-		put cpu-s-per-GiB "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v k="$kib" \
-			'BEGIN { printf "%.2f", (t / hz) / (k / 1048576) }')"
+		put cpu-s-per-GiB "$(per_gib $((c1 - c0)) "$kib")"
 	else
 		put cpu-s-per-GiB n/a
 	fi
