@@ -105,9 +105,9 @@ void bot_fini(struct bot *b)
 static void bot_xport_failed(struct bot *b, int err);
 
 static bool bot_submit(struct bot *b, enum xport_ep ep, void *buf,
-		       uint32_t len, uint64_t tag)
+		       uint32_t len, uint64_t tag, unsigned flags)
 {
-	int r = b->xp->submit(b->xp_ctx, ep, buf, len, tag);
+	int r = b->xp->submit(b->xp_ctx, ep, buf, len, tag, flags);
 
 	if (r < 0) {
 		bot_xport_failed(b, r);
@@ -117,10 +117,18 @@ static bool bot_submit(struct bot *b, enum xport_ep ep, void *buf,
 	return true;
 }
 
+/* A data phase that fits in one transfer is serial (transport.h): the
+ * transfer, the CSW and the next CBW read then go one after the other. */
+static unsigned bot_data_flags(const struct bot *b)
+{
+	return b->cmd.total_len <= b->xfer_size ? XPORT_SERIAL : 0;
+}
+
 static void bot_queue_cbw(struct bot *b)
 {
 	bot_set_state(b, BOT_CBW);
-	bot_submit(b, XPORT_EP_OUT, b->cbw, BOT_CBW_BUF, BOT_TAG(TAG_CBW, 0));
+	bot_submit(b, XPORT_EP_OUT, b->cbw, BOT_CBW_BUF, BOT_TAG(TAG_CBW, 0),
+		   XPORT_SERIAL);
 }
 
 static void bot_cancel_all(struct bot *b, enum bot_state after)
@@ -177,7 +185,7 @@ static void bot_send_csw(struct bot *b)
 	log_debug(LOG_MOD_BOT, "csw tag %u status %u residue %u", c->tag,
 		  c->csw_status, residue);
 	if (!bot_submit(b, XPORT_EP_IN, b->csw, BOT_CSW_LEN,
-			BOT_TAG(TAG_CSW, 0)))
+			BOT_TAG(TAG_CSW, 0), XPORT_SERIAL))
 		return;
 	bot_queue_cbw(b);
 }
@@ -239,7 +247,9 @@ static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len)
 	const void *data;
 	int r = 0;
 
-	if (dlen == len)
+	/* Not for a serial transfer: it is copied after bot_complete()
+	 * returns, and the pins are let go before. */
+	if (dlen == len && !bot_data_flags(b))
 		r = scsi_data_map(c->lun, &c->scsi, c->submitted, dlen, &data,
 				  &pin);
 	if (r < 0)
@@ -290,7 +300,8 @@ static void bot_pump_in(struct bot *b)
 			}
 			kind = TAG_DATA;
 		}
-		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len)))
+		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len),
+				bot_data_flags(b)))
 			break;
 		/* Counted when queued: IN completions of this command may be
 		 * reported after the next CBW has arrived. */
@@ -333,7 +344,8 @@ static void bot_pump_out(struct bot *b)
 			uint32_t len = left < b->xfer_size ? (uint32_t)left
 							   : b->xfer_size;
 			if (!bot_submit(b, XPORT_EP_OUT, b->scratch, len,
-					BOT_TAG(TAG_DISCARD, len)))
+					BOT_TAG(TAG_DISCARD, len),
+					bot_data_flags(b)))
 				return;
 			c->submitted += len;
 			continue;
@@ -354,7 +366,7 @@ static void bot_pump_out(struct bot *b)
 				      (uint32_t)want, &buf, &b->out_pin[idx]))
 			b->stats.inplace_writes++;
 		if (!bot_submit(b, XPORT_EP_OUT, buf, (uint32_t)want,
-				BOT_TAG(TAG_OUT, idx))) {
+				BOT_TAG(TAG_OUT, idx), bot_data_flags(b))) {
 			b->out_free |= 1u << idx;
 			if (b->out_pin[idx])
 				lun_map_release(c->lun, b->out_pin[idx]);
@@ -464,7 +476,8 @@ static void bot_wedge(struct bot *b)
 	b->halt_pending[XPORT_EP_IN] = b->halt_pending[XPORT_EP_OUT] = true;
 	bot_set_state(b, BOT_WEDGED);
 	bot_do_halts(b);
-	bot_submit(b, XPORT_EP_OUT, b->cbw, BOT_CBW_BUF, BOT_TAG(TAG_WEDGE, 0));
+	bot_submit(b, XPORT_EP_OUT, b->cbw, BOT_CBW_BUF, BOT_TAG(TAG_WEDGE, 0),
+		   0);
 }
 
 static bool bot_cbw_valid(const struct bot *b, long len)

@@ -21,7 +21,8 @@
  * data endpoint the host is using.  An invalid CBW stalls both endpoints
  * until a Bulk-Only Mass Storage Reset.
  *
- * Single-threaded: every bot_* function runs on the USB thread.
+ * Not thread-safe: every bot_* call is made under the USB lock, from the
+ * USB thread or from the transport's command reader (usbio.h).
  */
 #ifndef NS_BOT_H
 #define NS_BOT_H

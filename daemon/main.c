@@ -257,7 +257,12 @@ static int run_loop(struct daemon *d)
 			{ .fd = d->ffs.setup_pending ? -1 : d->ffs.ep0,
 			  .events = POLLIN },
 		};
-		if (poll(p, 3, -1) < 0) {
+		int timeout, r = 0;
+
+		usbio_lock(&d->usbio);
+		timeout = usbio_poll_timeout(&d->usbio);
+		usbio_unlock(&d->usbio);
+		if (poll(p, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll");
@@ -265,11 +270,15 @@ static int run_loop(struct daemon *d)
 		}
 		if (p[0].revents)
 			handle_signal(d);
-		if (p[1].revents)
-			usbio_reap(&d->usbio);
+		usbio_lock(&d->usbio);
+		/* Also on a timeout: repeats a pending cancel. */
+		usbio_reap(&d->usbio);
 		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
-			return -1;
+			r = -1;
 		usbio_flush(&d->usbio);
+		usbio_unlock(&d->usbio);
+		if (r < 0)
+			return -1;
 		api_set_usb(d->api, d->ffs.state);
 	}
 	return 0;
@@ -294,17 +303,24 @@ static int run_loop_no_usb(struct daemon *d)
  * buffers back before they are freed. */
 static void drain_transfers(struct daemon *d)
 {
+	unsigned busy;
+
+	usbio_lock(&d->usbio);
 	bot_disable(&d->bot);
-	for (int waited = 0; usbio_busy(&d->usbio) && waited < SHUTDOWN_DRAIN_MS;
-	     waited += 10) {
+	busy = usbio_busy(&d->usbio);
+	usbio_unlock(&d->usbio);
+	for (int waited = 0; busy && waited < SHUTDOWN_DRAIN_MS; waited++) {
 		struct pollfd p = { .fd = usbio_fd(&d->usbio), .events = POLLIN };
-		if (poll(&p, 1, 10) > 0)
-			usbio_reap(&d->usbio);
+
+		(void)poll(&p, 1, 1);
+		usbio_lock(&d->usbio);
+		usbio_reap(&d->usbio);   /* also repeats the cancel */
 		usbio_flush(&d->usbio);
+		busy = usbio_busy(&d->usbio);
+		usbio_unlock(&d->usbio);
 	}
-	if (usbio_busy(&d->usbio))
-		log_warnx("%u transfers still queued at exit",
-			  usbio_busy(&d->usbio));
+	if (busy)
+		log_warnx("%u transfers still queued at exit", busy);
 }
 
 static int start_usb(struct daemon *d)
@@ -362,8 +378,11 @@ static int run_daemon(struct daemon *d)
 	    !(d->api = api_start(d->cfg, d->luns, d->cfg->nluns, !d->no_usb)))
 		goto out;
 	if (d->no_usb || start_usb(d) == 0) {
-		if (!d->no_usb)
+		if (!d->no_usb) {
 			setup_realtime(d->cfg);
+			/* After: the serial thread inherits the USB thread's policy. */
+			usbio_start_serial(&d->usbio);
+		}
 		sd_notifyf(0, "READY=1\nSTATUS=serving%s%s%u",
 			   d->no_usb ? " (no USB)" : "",
 			   d->api ? ", API on port " : "", api_port(d->api));

@@ -16,7 +16,18 @@
  *    before it refills an IN buffer.
  *  - The buffer of an OUT (host→device) transfer belongs to the transport
  *    until its completion is reported; the buffer of an IN transfer may be
- *    reused once flush() has returned (the data has then been copied).
+ *    reused once flush() has returned (the data has then been copied),
+ *    except for XPORT_SERIAL transfers (below).
+ *  - XPORT_SERIAL marks a transfer the BOT waits on with nothing queued
+ *    behind it but other serial transfers: the CSW, the next CBW read, and
+ *    the data phase of a command that fits in one transfer.  A transport
+ *    may move serial transfers one at a time, in submission order, with
+ *    blocking calls on a thread of its own, after everything submitted
+ *    before them; that thread may then report a completion itself, under
+ *    the lock the transport's user holds for every other call.  The buffer
+ *    of a serial IN transfer stays untouched until its completion.  No
+ *    transfer without the flag is submitted on an endpoint while a serial
+ *    one is unfinished there.
  *  - halt() stalls an endpoint with nothing queued on it.
  *  - cancel() asks for every transfer queued on ep to end; each still
  *    completes (with an error) through bot_complete().
@@ -28,9 +39,12 @@
 
 enum xport_ep { XPORT_EP_IN = 0, XPORT_EP_OUT = 1 };
 
+#define XPORT_SERIAL 0x1u
+
 struct xport_ops {
+	/* flags: XPORT_SERIAL or 0. */
 	int (*submit)(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
-		      uint64_t tag);
+		      uint64_t tag, unsigned flags);
 	int (*halt)(void *ctx, enum xport_ep ep);
 	void (*cancel)(void *ctx, enum xport_ep ep);
 	/* Optional (NULL: submit() is immediate). */

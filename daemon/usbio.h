@@ -1,10 +1,23 @@
-/* usbio.h — the real transport: FunctionFS bulk endpoint files driven with
- * Linux AIO (libaio), so several transfers stay queued on each endpoint
- * (the UDC never waits for the daemon between transfers).
+/* usbio.h — the real transport: FunctionFS bulk endpoint files.
  *
- * Completions are signalled on an eventfd; the event loop polls
- * usbio_fd() and calls usbio_reap(), which hands each completion to
- * bot_complete().  Implements struct xport_ops (transport.h).
+ * Two ways to move a transfer:
+ *  - Linux AIO (libaio), so several data transfers of a large command stay
+ *    queued on an endpoint and the UDC never waits for the daemon between
+ *    them.  Completions are signalled on an eventfd; the event loop polls
+ *    usbio_fd() and calls usbio_reap(), which hands each completion to
+ *    bot_complete().
+ *  - Blocking read()/write() on the serial thread, for XPORT_SERIAL
+ *    transfers (the CSW, the next CBW, the data of a command that fits in
+ *    one transfer) once usbio_start_serial() has run.  FunctionFS wakes a
+ *    blocking call straight from the UDC's completion, where an AIO
+ *    completion first goes through FunctionFS's completion workqueue (a
+ *    kworker at normal priority, then the eventfd): one wake-up per
+ *    transfer instead of two.  The serial thread runs the BOT for what
+ *    completes there, so a small command goes CBW → data → CSW → next
+ *    CBW on that thread alone, as in the kernel's own gadget.
+ *
+ * Every usbio_* and bot_* call is made with the USB lock held:
+ * usbio_lock()/usbio_unlock().  Implements struct xport_ops (transport.h).
  */
 #ifndef NS_USBIO_H
 #define NS_USBIO_H
@@ -13,14 +26,26 @@
 #include "transport.h"
 
 #include <libaio.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #define USBIO_SLOTS (2 * BOT_MAX_DEPTH + 8)
+/* Serial transfers queued at once: at most data + discard, or data + CSW
+ * + CBW, with room to spare. */
+#define USBIO_SERIAL_MAX 8
 
 struct usbio_slot {
 	struct iocb cb;
 	uint64_t tag;
 	int ep;           /* enum xport_ep, -1 when free */
+};
+
+struct usbio_serial {
+	uint64_t tag;
+	enum xport_ep ep;
+	void *buf;
+	uint32_t len;
+	bool cancelled;   /* cancel() asked for it to end */
 };
 
 struct usbio {
@@ -30,13 +55,24 @@ struct usbio {
 	struct bot *bot;
 	unsigned busy;
 	struct usbio_slot slots[USBIO_SLOTS];
-	/* Submissions held back until usbio_flush(), and ones io_submit
-	 * refused, reported as completions by the next usbio_reap(). */
+	/* Submissions held back until usbio_flush(). */
 	struct iocb *batch[USBIO_SLOTS];
 	unsigned nbatch;
-	struct usbio_slot *failed[USBIO_SLOTS];
-	long failed_res[USBIO_SLOTS];
-	unsigned nfailed;
+	/* Completions for the next usbio_reap(): transfers io_submit
+	 * refused, and serial transfers that failed or were cancelled. */
+	uint64_t later_tag[USBIO_SLOTS + USBIO_SERIAL_MAX];
+	long later_res[USBIO_SLOTS + USBIO_SERIAL_MAX];
+	unsigned nlater;
+
+	/* The serial thread (usbio.c). */
+	pthread_mutex_t lock;         /* the USB lock */
+	pthread_cond_t serial_wake;
+	pthread_t serial;
+	bool serial_on, serial_stop;
+	struct usbio_serial sq[USBIO_SERIAL_MAX];   /* FIFO */
+	unsigned sq_head, sq_len;
+	bool sq_running;              /* sq[sq_head] is in read()/write() */
+	unsigned cancels;             /* cancel() calls so far */
 };
 
 extern const struct xport_ops usbio_ops;
@@ -44,13 +80,23 @@ extern const struct xport_ops usbio_ops;
 /* Returns 0 or -1 (logged). */
 int usbio_init(struct usbio *u, int fd_in, int fd_out);
 void usbio_set_bot(struct usbio *u, struct bot *b);
+/* Starts the serial thread; it inherits the caller's scheduling policy.
+ * Without it (or when it cannot start) every transfer goes through AIO. */
+void usbio_start_serial(struct usbio *u);
+/* Stops the serial thread (bounded) and frees everything. */
 void usbio_fini(struct usbio *u);
+void usbio_lock(struct usbio *u);
+void usbio_unlock(struct usbio *u);
 int usbio_fd(const struct usbio *u);
+/* The poll timeout in ms for the event loop: -1, or 1 while a cancelled
+ * serial transfer is still in read()/write() (usbio_reap() then repeats
+ * the cancel). */
+int usbio_poll_timeout(const struct usbio *u);
 /* Hands held-back submissions to the kernel in one io_submit(). */
 void usbio_flush(struct usbio *u);
 /* Delivers finished transfers to the BOT; never blocks. */
 void usbio_reap(struct usbio *u);
-/* Number of transfers still owned by the kernel. */
+/* Number of transfers not yet reported to the BOT. */
 unsigned usbio_busy(const struct usbio *u);
 
 #endif

@@ -57,7 +57,7 @@ static void fh_finish_head(struct fakehost *fh, struct fh_xfer *x, long res)
 /* --- xport_ops ---------------------------------------------------------- */
 
 static int fh_submit(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
-		     uint64_t tag)
+		     uint64_t tag, unsigned flags)
 {
 	struct fakehost *fh = ctx;
 	struct fh_xfer *x, **pp;
@@ -66,6 +66,15 @@ static int fh_submit(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
 		fh_violation(fh, "submit on endpoint %d", (int)ep);
 		return -EINVAL;
 	}
+	/* A serial transport moves serial transfers after everything else:
+	 * one queued behind a serial transfer would overtake it. */
+	if (!(flags & XPORT_SERIAL))
+		for (x = fh->queue[ep]; x; x = x->next)
+			if (x->serial) {
+				fh_violation(fh, "non-serial transfer behind "
+					     "a serial one (ep %d)", (int)ep);
+				break;
+			}
 	if (fh->offline)
 		fh_violation(fh, "submit after DISABLE (ep %d)", (int)ep);
 	if (!fh->enabled)
@@ -74,6 +83,8 @@ static int fh_submit(void *ctx, enum xport_ep ep, void *buf, uint32_t len,
 	x->ep = ep;
 	x->tag = tag;
 	x->len = len;
+	x->serial = flags & XPORT_SERIAL;
+	x->seq = ++fh->next_seq;
 	if (ep == XPORT_EP_IN) {
 		x->copy = fh_xalloc(len);
 		memcpy(x->copy, buf, len);
@@ -228,6 +239,21 @@ void fh_deliver_all(struct fakehost *fh)
 
 /* --- host actions ------------------------------------------------------- */
 
+/* A serial transfer moves only once every serial transfer submitted
+ * before it has finished, on either endpoint (transport.h): the CBW read
+ * queued behind a CSW is not there for the host until the CSW is read. */
+static bool fh_serial_blocked(const struct fakehost *fh,
+			      const struct fh_xfer *x)
+{
+	if (!x->serial)
+		return false;
+	for (int ep = XPORT_EP_IN; ep <= XPORT_EP_OUT; ep++)
+		for (const struct fh_xfer *y = fh->queue[ep]; y; y = y->next)
+			if (y->serial && y->seq < x->seq)
+				return true;
+	return false;
+}
+
 enum fh_xres fh_host_out(struct fakehost *fh, const void *data, uint32_t n,
 			 uint32_t *sent)
 {
@@ -243,7 +269,7 @@ enum fh_xres fh_host_out(struct fakehost *fh, const void *data, uint32_t n,
 			*sent = off;
 			return fh->enabled ? FH_STALL : FH_NAK;
 		}
-		if (!x) {
+		if (!x || fh_serial_blocked(fh, x)) {
 			*sent = off;
 			return FH_NAK;
 		}
@@ -278,7 +304,7 @@ enum fh_xres fh_host_in(struct fakehost *fh, void *buf, uint32_t want,
 			return FH_NAK;
 		if (fh->halted[XPORT_EP_IN])
 			return FH_STALL;
-		if (!x)
+		if (!x || fh_serial_blocked(fh, x))
 			return FH_NAK;
 		p = x->len - x->pos < fh->maxpacket ? x->len - x->pos
 						    : fh->maxpacket;

@@ -22,6 +22,11 @@
  *    completions are reported later, like Linux AIO does.
  *  - Completions are reported one by one by fh_deliver(), in order or (with
  *    `shuffle`) in a random order, as the AIO transport may do.
+ *  - XPORT_SERIAL transfers move one at a time in submission order across
+ *    both endpoints, as on a transport that does them with blocking calls
+ *    (the host is NAKed on a serial transfer until the serial ones before
+ *    it are done); a transfer without the flag queued behind an
+ *    unfinished serial one breaks the contract.
  *
  * Anything the device does against the transport contract (halt with
  * transfers in flight, submit while disabled, a completion for nothing)
@@ -51,6 +56,8 @@ struct fh_xfer {
 	uint32_t len;
 	uint32_t pos;       /* OUT: bytes received; IN: bytes sent */
 	long res;           /* once done: byte count or -errno */
+	bool serial;        /* submitted with XPORT_SERIAL */
+	uint64_t seq;       /* submission order, across both endpoints */
 };
 
 struct fakehost {
@@ -73,6 +80,7 @@ struct fakehost {
 	unsigned violations;
 	char why[160];
 
+	uint64_t next_seq;              /* of the last submission */
 	uint32_t next_tag;              /* dCBWTag of the next fh_command */
 	uint32_t out_stop;              /* fh_command's host sends only this
 	                                 * much OUT data (0: all of it) */
