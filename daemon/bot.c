@@ -117,11 +117,30 @@ static bool bot_submit(struct bot *b, enum xport_ep ep, void *buf,
 	return true;
 }
 
-/* A data phase that fits in one transfer is serial (transport.h): the
- * transfer, the CSW and the next CBW read then go one after the other. */
-static unsigned bot_data_flags(const struct bot *b)
+/* IN data is serial (transport.h) when the data phase fits in one
+ * transfer: the transfer, the CSW and the next CBW read then go one after
+ * the other.  Larger data phases stay on AIO, several transfers queued. */
+static unsigned bot_in_flags(const struct bot *b)
 {
 	return b->cmd.total_len <= b->xfer_size ? XPORT_SERIAL : 0;
+}
+
+/* OUT transfers are all serial, one at a time, in chunks of up to
+ * bot_out_chunk() bytes.  Never AIO: FunctionFS copies an AIO read's bytes
+ * into the daemon's memory from its completion worker, and on Linux 6.1
+ * (Debian's kernel) that worker can drop the last reference to the
+ * daemon's address space when the daemon dies in the middle of it; the
+ * worker then waits for the daemon's AIO to finish, which it is itself
+ * meant to finish, and the gadget stays wedged until a reboot (seen in
+ * tests/vm: SIGKILL during writes, about one kill in twenty).  A blocking
+ * read copies in the calling thread.  docs/performance.md has the cost. */
+#define BOT_OUT_CHUNK_MAX (128u * 1024)
+
+static uint32_t bot_out_chunk(const struct bot *b)
+{
+	uint64_t pool = (uint64_t)b->xfer_size * b->depth;
+
+	return pool < BOT_OUT_CHUNK_MAX ? (uint32_t)pool : BOT_OUT_CHUNK_MAX;
 }
 
 static void bot_queue_cbw(struct bot *b)
@@ -249,7 +268,7 @@ static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len)
 
 	/* Not for a serial transfer: it is copied after bot_complete()
 	 * returns, and the pins are let go before. */
-	if (dlen == len && !bot_data_flags(b))
+	if (dlen == len && !bot_in_flags(b))
 		r = scsi_data_map(c->lun, &c->scsi, c->submitted, dlen, &data,
 				  &pin);
 	if (r < 0)
@@ -301,7 +320,7 @@ static void bot_pump_in(struct bot *b)
 			kind = TAG_DATA;
 		}
 		if (!bot_submit(b, XPORT_EP_IN, buf, len, BOT_TAG(kind, len),
-				bot_data_flags(b)))
+				bot_in_flags(b)))
 			break;
 		/* Counted when queued: IN completions of this command may be
 		 * reported after the next CBW has arrived. */
@@ -333,9 +352,9 @@ static void bot_pump_out(struct bot *b)
 {
 	struct bot_cmd *c = &b->cmd;
 
+	/* One at a time (bot_out_chunk()). */
 	while (b->state == BOT_DATA_OUT && !c->short_out &&
-	       c->submitted < c->total_len &&
-	       b->inflight[XPORT_EP_OUT] < b->depth) {
+	       c->submitted < c->total_len && b->inflight[XPORT_EP_OUT] == 0) {
 		uint64_t left = c->total_len - c->submitted, want;
 		void *buf;
 		int idx;
@@ -344,16 +363,15 @@ static void bot_pump_out(struct bot *b)
 			uint32_t len = left < b->xfer_size ? (uint32_t)left
 							   : b->xfer_size;
 			if (!bot_submit(b, XPORT_EP_OUT, b->scratch, len,
-					BOT_TAG(TAG_DISCARD, len),
-					bot_data_flags(b)))
+					BOT_TAG(TAG_DISCARD, len), XPORT_SERIAL))
 				return;
 			c->submitted += len;
 			continue;
 		}
 		/* Whole max packets, never past what the host sends. */
 		want = bot_round_up(c->data_len - c->submitted, BOT_OUT_ALIGN);
-		if (want > b->xfer_size)
-			want = b->xfer_size;
+		if (want > bot_out_chunk(b))
+			want = bot_out_chunk(b);
 		if (want > left)
 			want = left;
 		idx = bot_take_out_buf(b);
@@ -366,7 +384,7 @@ static void bot_pump_out(struct bot *b)
 				      (uint32_t)want, &buf, &b->out_pin[idx]))
 			b->stats.inplace_writes++;
 		if (!bot_submit(b, XPORT_EP_OUT, buf, (uint32_t)want,
-				BOT_TAG(TAG_OUT, idx), bot_data_flags(b))) {
+				BOT_TAG(TAG_OUT, idx), XPORT_SERIAL)) {
 			b->out_free |= 1u << idx;
 			if (b->out_pin[idx])
 				lun_map_release(c->lun, b->out_pin[idx]);
@@ -477,7 +495,7 @@ static void bot_wedge(struct bot *b)
 	bot_set_state(b, BOT_WEDGED);
 	bot_do_halts(b);
 	bot_submit(b, XPORT_EP_OUT, b->cbw, BOT_CBW_BUF, BOT_TAG(TAG_WEDGE, 0),
-		   0);
+		   XPORT_SERIAL);
 }
 
 static bool bot_cbw_valid(const struct bot *b, long len)

@@ -11,7 +11,8 @@
  * Pipelining: the CSW is queued right behind the last IN data transfer, and
  * the next CBW read right behind the CSW, so the host never waits for the
  * daemon between commands.  Up to `depth` transfers of `xfer_size` bytes are
- * queued per data phase.
+ * queued per IN data phase; OUT data comes one transfer at a time, each up
+ * to 128 KiB or the pool (bot.c says why).
  *
  * Host/device disagreements follow the thirteen cases of BOT 6.7: when the
  * host expects more than the device has (cases 4, 5, 9, 11) the device pads

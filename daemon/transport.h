@@ -1,8 +1,9 @@
 /* transport.h — what the Bulk-Only Transport needs from the USB side.
  *
- * Two implementations: usbio.c (FunctionFS endpoint files driven with Linux
- * AIO, several transfers queued per endpoint) and the in-process fake host
- * of the unit tests (tests/unit/fakehost.c).
+ * Two implementations: usbio.c (FunctionFS endpoint files: Linux AIO for
+ * large IN data phases, blocking calls on a thread of its own for serial
+ * transfers) and the in-process fake host of the unit tests
+ * (tests/unit/fakehost.c).
  *
  * Contract:
  *  - submit() queues one transfer and returns at once (0 or -errno).  Its
@@ -19,8 +20,9 @@
  *    reused once flush() has returned (the data has then been copied),
  *    except for XPORT_SERIAL transfers (below).
  *  - XPORT_SERIAL marks a transfer the BOT waits on with nothing queued
- *    behind it but other serial transfers: the CSW, the next CBW read, and
- *    the data phase of a command that fits in one transfer.  A transport
+ *    behind it but other serial transfers: the CSW, the next CBW read, the
+ *    data phase of a command that fits in one transfer, and every OUT
+ *    transfer (bot.c says why OUT never uses AIO).  A transport
  *    may move serial transfers one at a time, in submission order, with
  *    blocking calls on a thread of its own, after everything submitted
  *    before them; that thread may then report a completion itself, under

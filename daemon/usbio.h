@@ -1,14 +1,14 @@
 /* usbio.h — the real transport: FunctionFS bulk endpoint files.
  *
  * Two ways to move a transfer:
- *  - Linux AIO (libaio), so several data transfers of a large command stay
- *    queued on an endpoint and the UDC never waits for the daemon between
- *    them.  Completions are signalled on an eventfd; the event loop polls
+ *  - Linux AIO (libaio), so several IN data transfers of a large READ stay
+ *    queued and the UDC never waits for the daemon between them.
+ *    Completions are signalled on an eventfd; the event loop polls
  *    usbio_fd() and calls usbio_reap(), which hands each completion to
  *    bot_complete().
  *  - Blocking read()/write() on the serial thread, for XPORT_SERIAL
- *    transfers (the CSW, the next CBW, the data of a command that fits in
- *    one transfer) once usbio_start_serial() has run.  FunctionFS wakes a
+ *    transfers (the CSW, the next CBW, the data of a READ that fits in one
+ *    transfer, all WRITE data) once usbio_start_serial() has run.  FunctionFS wakes a
  *    blocking call straight from the UDC's completion, where an AIO
  *    completion first goes through FunctionFS's completion workqueue (a
  *    kworker at normal priority, then the eventfd): one wake-up per
