@@ -413,12 +413,13 @@ static void usbio_stop_serial(struct usbio *u)
 			nanosleep(&ms, NULL);
 	}
 	if (running) {
+		/* serial_on stays set: the lock is still in use. */
 		log_warnx("usbio: serial thread stuck in a transfer; "
 			  "leaving it");
 		pthread_detach(u->serial);
-	} else {
-		pthread_join(u->serial, NULL);
+		return;
 	}
+	pthread_join(u->serial, NULL);
 	u->serial_on = false;
 }
 
