@@ -240,8 +240,9 @@ static void bot_finish_data(struct bot *b)
 
 /* Makes FunctionFS copy the queued IN data (it does inside io_submit),
  * then lets go of the media mappings that data pointed into.  Called at
- * the end of every completion, so data, CSW and the next CBW read still go
- * out in one io_submit and no pin outlives the event.  The pins belong to
+ * the end of every completion, so the data still goes out in one
+ * io_submit with whatever follows it on AIO, and no pin outlives the
+ * event (serial IN data is never mapped: bot_in_chunk).  The pins belong to
  * the current command's LUN: it only changes when a CBW arrives, and
  * bot_pump_in() runs once per completion, after that. */
 static void bot_release_maps(struct bot *b)

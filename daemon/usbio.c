@@ -235,15 +235,21 @@ static void usbio_kick(struct usbio *u)
 		pthread_kill(u->serial, USBIO_CANCEL_SIGNAL);
 }
 
+/* Marks the queued serial transfers on ep (-1: on both) cancelled. */
+static void usbio_sq_cancel(struct usbio *u, int ep)
+{
+	for (unsigned i = 0; i < u->sq_len; i++)
+		if (ep < 0 || (int)usbio_sq_at(u, i)->ep == ep)
+			usbio_sq_at(u, i)->cancelled = true;
+}
+
 static void usbio_cancel(void *ctx, enum xport_ep ep)
 {
 	struct usbio *u = ctx;
 	struct io_event ev;
 
 	u->cancels++;
-	for (unsigned i = 0; i < u->sq_len; i++)
-		if (usbio_sq_at(u, i)->ep == ep)
-			usbio_sq_at(u, i)->cancelled = true;
+	usbio_sq_cancel(u, (int)ep);
 	usbio_kick(u);
 	usbio_flush(u);   /* held-back transfers are cancelled like the rest */
 	for (size_t i = 0; i < USBIO_SLOTS; i++) {
@@ -397,8 +403,7 @@ static void usbio_stop_serial(struct usbio *u)
 		return;
 	pthread_mutex_lock(&u->lock);
 	u->serial_stop = true;
-	for (unsigned i = 0; i < u->sq_len; i++)
-		usbio_sq_at(u, i)->cancelled = true;
+	usbio_sq_cancel(u, -1);
 	pthread_cond_signal(&u->serial_wake);
 	pthread_mutex_unlock(&u->lock);
 	/* Bounded: the thread leaves its call at the first signal it gets
@@ -406,8 +411,7 @@ static void usbio_stop_serial(struct usbio *u)
 	for (int waited = 0; running && waited < USBIO_STOP_MS; waited++) {
 		pthread_mutex_lock(&u->lock);
 		running = u->sq_running;
-		if (running)
-			pthread_kill(u->serial, USBIO_CANCEL_SIGNAL);
+		usbio_kick(u);
 		pthread_mutex_unlock(&u->lock);
 		if (running)
 			nanosleep(&ms, NULL);
