@@ -80,8 +80,16 @@ resolve_modules() {
 	for m in "${MODULES[@]}"; do
 		modprobe -d "$root" -S "$kver" --show-depends "$m" ||
 			die "module $m not found in $kver"
-	done | awk -v pfx="$root/lib/modules/$kver/" '
-		$1 == "insmod" { f = $2; sub(pfx, "", f); if (!seen[f]++) print f }'
+	done | awk -v key="/lib/modules/$kver/" '
+		# The path after the last /lib/modules/KVER/ (some kmod versions
+		# print the root twice; KVER may hold regex characters).
+		$1 == "insmod" {
+			f = $2
+			while ((i = index(f, key)) > 0)
+				f = substr(f, i + length(key))
+			sub(/^\/+/, "", f)
+			if (!seen[f]++) print f
+		}'
 }
 
 # Assemble the cpio tree: static busybox, /init, the modules (with their
