@@ -26,7 +26,7 @@ enum bot_tag {
 	TAG_CSW,       /* IN: status */
 	TAG_DATA,      /* IN: relevant data */
 	TAG_PAD,       /* IN: zero padding (cases 4, 5, media error) */
-	TAG_OUT,       /* OUT: relevant data into pool[index] */
+	TAG_OUT,       /* OUT: relevant data, into pool or in place */
 	TAG_DISCARD,   /* OUT: data beyond what the command wants */
 	TAG_WEDGE,     /* OUT: whatever arrives while wedged */
 };
@@ -83,7 +83,6 @@ int bot_init(struct bot *b, const struct scsi_target *t,
 	b->scratch = b->zero + xfer_size;
 	b->cbw = b->scratch + xfer_size;
 	memset(b->zero, 0, xfer_size);
-	b->out_free = (depth == 32 ? ~0u : (1u << depth) - 1);
 	return 0;
 }
 
@@ -91,11 +90,10 @@ void bot_fini(struct bot *b)
 {
 	/* The transport is gone (its transfers cancelled and finished):
 	 * nothing stores into the media any more. */
-	for (unsigned i = 0; i < BOT_MAX_DEPTH; i++)
-		if (b->out_pin[i]) {
-			lun_map_release(b->cmd.lun, b->out_pin[i]);
-			b->out_pin[i] = NULL;
-		}
+	if (b->out_pin) {
+		lun_map_release(b->cmd.lun, b->out_pin);
+		b->out_pin = NULL;
+	}
 	free(b->pool);
 	b->pool = NULL;
 }
@@ -334,16 +332,6 @@ static void bot_pump_in(struct bot *b)
 
 /* --- data out ------------------------------------------------------------ */
 
-static int bot_take_out_buf(struct bot *b)
-{
-	for (unsigned i = 0; i < b->depth; i++)
-		if (b->out_free & (1u << i)) {
-			b->out_free &= ~(1u << i);
-			return (int)i;
-		}
-	return -1;
-}
-
 static uint64_t bot_round_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) / a * a;
@@ -357,8 +345,7 @@ static void bot_pump_out(struct bot *b)
 	while (b->state == BOT_DATA_OUT && !c->short_out &&
 	       c->submitted < c->total_len && b->inflight[XPORT_EP_OUT] == 0) {
 		uint64_t left = c->total_len - c->submitted, want;
-		void *buf;
-		int idx;
+		void *buf = b->pool;
 
 		if (c->submitted >= c->data_len) {
 			uint32_t len = left < b->xfer_size ? (uint32_t)left
@@ -375,21 +362,18 @@ static void bot_pump_out(struct bot *b)
 			want = bot_out_chunk(b);
 		if (want > left)
 			want = left;
-		idx = bot_take_out_buf(b);
-		b->out_off[idx] = c->submitted;
-		b->out_len[idx] = (uint32_t)want;
-		buf = b->pool + (size_t)idx * b->xfer_size;
+		b->out_off = c->submitted;
+		b->out_len = (uint32_t)want;
 		/* All media data: FunctionFS may store it in place. */
 		if (c->submitted + want <= c->data_len &&
 		    scsi_data_map_out(c->lun, &c->scsi, c->submitted,
-				      (uint32_t)want, &buf, &b->out_pin[idx]))
+				      (uint32_t)want, &buf, &b->out_pin))
 			b->stats.inplace_writes++;
 		if (!bot_submit(b, XPORT_EP_OUT, buf, (uint32_t)want,
-				BOT_TAG(TAG_OUT, idx), XPORT_SERIAL)) {
-			b->out_free |= 1u << idx;
-			if (b->out_pin[idx])
-				lun_map_release(c->lun, b->out_pin[idx]);
-			b->out_pin[idx] = NULL;
+				BOT_TAG(TAG_OUT, 0), XPORT_SERIAL)) {
+			if (b->out_pin)
+				lun_map_release(c->lun, b->out_pin);
+			b->out_pin = NULL;
 			return;
 		}
 		c->submitted += want;
@@ -413,8 +397,7 @@ static void bot_out_short(struct bot *b)
 /* An OUT transfer that FunctionFS stored in place ended.  EFAULT means the
  * host's bytes arrived but could not be stored (the media refused a page):
  * a write error for this command, not a broken transport. */
-static void bot_out_mapped_done(struct bot *b, unsigned idx, long res,
-				struct backend *pin)
+static void bot_out_mapped_done(struct bot *b, long res, struct backend *pin)
 {
 	struct bot_cmd *c = &b->cmd;
 	bool stored = res != -EFAULT;
@@ -428,25 +411,24 @@ static void bot_out_mapped_done(struct bot *b, unsigned idx, long res,
 		return;
 	}
 	if (!stored)
-		res = b->out_len[idx];
-	if (scsi_data_out_mapped(c->lun, &c->scsi, b->out_off[idx], pin,
+		res = b->out_len;
+	if (scsi_data_out_mapped(c->lun, &c->scsi, b->out_off, pin,
 				 (uint32_t)res, stored) == 0)
 		c->moved += (uint64_t)res;
 	c->completed += (uint64_t)res;
-	if ((uint32_t)res < b->out_len[idx])
+	if ((uint32_t)res < b->out_len)
 		bot_out_short(b);
 	bot_pump_out(b);
 }
 
-static void bot_out_done(struct bot *b, unsigned idx, long res,
-			 struct backend *pin)
+static void bot_out_done(struct bot *b, long res, struct backend *pin)
 {
 	struct bot_cmd *c = &b->cmd;
-	uint64_t off = b->out_off[idx];
+	uint64_t off = b->out_off;
 	uint64_t valid = 0;
 
 	if (pin) {
-		bot_out_mapped_done(b, idx, res, pin);
+		bot_out_mapped_done(b, res, pin);
 		return;
 	}
 	if (res < 0) {
@@ -461,12 +443,11 @@ static void bot_out_done(struct bot *b, unsigned idx, long res,
 		if ((uint64_t)res < valid)
 			valid = (uint64_t)res;
 	}
-	if (valid && scsi_data_out(c->lun, &c->scsi, off,
-				   b->pool + (size_t)idx * b->xfer_size,
+	if (valid && scsi_data_out(c->lun, &c->scsi, off, b->pool,
 				   (uint32_t)valid) == 0)
 		c->moved += valid;
 	c->completed += (uint64_t)res;
-	if ((uint32_t)res < b->out_len[idx])
+	if ((uint32_t)res < b->out_len)
 		bot_out_short(b);
 	bot_pump_out(b);
 }
@@ -656,9 +637,8 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 	}
 	b->inflight[ep]--;
 	if (kind == TAG_OUT) {
-		b->out_free |= 1u << arg;
-		pin = b->out_pin[arg];
-		b->out_pin[arg] = NULL;
+		pin = b->out_pin;
+		b->out_pin = NULL;
 	}
 	if (b->state == BOT_DRAIN || b->state == BOT_OFFLINE ||
 	    b->state == BOT_BROKEN) {
@@ -679,7 +659,7 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 		bot_in_done(b, res);
 		break;
 	case TAG_OUT:
-		bot_out_done(b, arg, res, pin);
+		bot_out_done(b, res, pin);
 		break;
 	case TAG_DISCARD:
 		bot_discard_done(b, arg, res);

@@ -89,15 +89,18 @@ struct bot {
 	unsigned inflight[2];
 	bool halt_pending[2];
 
-	uint8_t *pool;                /* depth buffers of xfer_size bytes */
+	uint8_t *pool;                /* depth * xfer_size bytes: copied IN
+	                               * data, or the OUT chunk not stored in
+	                               * place */
 	uint8_t *zero;                /* xfer_size zeros, IN padding */
 	uint8_t *scratch;             /* discarded OUT data lands here */
-	uint32_t out_free;            /* bitmask of free pool buffers */
-	uint64_t out_off[BOT_MAX_DEPTH];
-	uint32_t out_len[BOT_MAX_DEPTH];
-	/* The media an OUT transfer stores into in place (scsi_data_map_out),
-	 * or NULL when it reads into pool[index]; released when it ends. */
-	struct backend *out_pin[BOT_MAX_DEPTH];
+	/* The one OUT data transfer in flight (bot.c: bot_out_chunk()):
+	 * where its bytes go in the command, how many were asked for, and
+	 * the media it stores into in place (scsi_data_map_out), or NULL
+	 * when it reads into pool; released when it ends. */
+	uint64_t out_off;
+	uint32_t out_len;
+	struct backend *out_pin;
 	uint8_t *cbw;                 /* BOT_CBW_BUF bytes */
 	uint8_t csw[BOT_CSW_LEN];
 

@@ -55,46 +55,38 @@ static void fuzz_fail(const char *what, const struct fakehost *fh)
 
 /* --- invariants --------------------------------------------------------- */
 
-/* Marks the pool buffer an OUT transfer holds, if any. */
-static void pool_mark(const struct bot *b, const struct fakehost *fh,
-		      const struct fh_xfer *t, uint32_t *held, unsigned *n)
+/* Counts the OUT data transfers the BOT has outstanding (queued, or done
+ * and not reported yet): those into the pool, and those into the media. */
+static void out_mark(const struct bot *b, const struct fakehost *fh,
+		     const struct fh_xfer *t, unsigned *pool, unsigned *other)
 {
-	size_t span = (size_t)b->xfer_size * b->depth, off;
+	size_t span = (size_t)b->xfer_size * b->depth;
 
-	if (t->ep != XPORT_EP_OUT || t->buf < b->pool ||
-	    t->buf >= b->pool + span)
+	if (t->ep != XPORT_EP_OUT || t->buf == b->cbw || t->buf == b->scratch)
 		return;
-	off = (size_t)(t->buf - b->pool);
-	if (off % b->xfer_size || (*held & 1u << (off / b->xfer_size)))
-		fuzz_fail("pool buffer shared", fh);
-	*held |= 1u << (off / b->xfer_size);
-	(*n)++;
+	if (t->buf >= b->pool && t->buf < b->pool + span) {
+		if (t->buf != b->pool || t->len > span)
+			fuzz_fail("OUT transfer not at the pool's start", fh);
+		(*pool)++;
+	} else {
+		(*other)++;
+	}
 }
 
-/* Pool buffers owned by OUT transfers (queued or unreported) are neither
- * free nor shared, and none is lost. */
+/* OUT data moves one transfer at a time, into the pool or in place, and
+ * a media pin is held exactly while an in-place transfer is outstanding. */
 static void check_pool(const struct bot *b, const struct fakehost *fh)
 {
-	uint32_t held = 0;
-	unsigned n = 0;
+	unsigned pool = 0, other = 0;
 
 	for (const struct fh_xfer *x = fh->queue[XPORT_EP_OUT]; x; x = x->next)
-		pool_mark(b, fh, x, &held, &n);
+		out_mark(b, fh, x, &pool, &other);
 	for (size_t i = 0; i < fh->ndone; i++)
-		pool_mark(b, fh, fh->done[i], &held, &n);
-	/* Slots of in-place OUT transfers (into the media's mapping) are
-	 * owned too, though their pool buffers sit idle. */
-	for (unsigned i = 0; i < b->depth; i++)
-		if (b->out_pin[i]) {
-			if (held & 1u << i)
-				fuzz_fail("pool slot both in place and copied", fh);
-			held |= 1u << i;
-			n++;
-		}
-	if (held & b->out_free)
-		fuzz_fail("pool buffer free while the transport owns it", fh);
-	if ((unsigned)__builtin_popcount(b->out_free) + n != b->depth)
-		fuzz_fail("pool buffer leaked", fh);
+		out_mark(b, fh, fh->done[i], &pool, &other);
+	if (pool + other > 1)
+		fuzz_fail("more than one OUT data transfer outstanding", fh);
+	if ((other == 1) != (b->out_pin != NULL))
+		fuzz_fail("media pin without its in-place transfer", fh);
 }
 
 static void check(const struct fh_dev *d)
