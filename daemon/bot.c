@@ -10,8 +10,10 @@
  *  14  bCBWCBLength (1..16)
  *  15  CBWCB[16]
  *
- * Transfer tags carry the kind in the high 32 bits and, for OUT data, the
- * pool buffer index in the low bits.
+ * Transfer tags carry the kind in the high 32 bits and, for IN data,
+ * padding and discarded OUT data, the transfer's length in the low bits.
+ * The one OUT data transfer in flight is described by out_off / out_len /
+ * out_pin / out_seg (bot.h), not by its tag.
  */
 #include "bot.h"
 #include "bytes.h"
@@ -37,7 +39,8 @@ enum bot_tag {
 static const char *const bot_state_names[] = {
 	[BOT_OFFLINE] = "offline", [BOT_CBW] = "cbw",
 	[BOT_DATA_IN] = "data-in", [BOT_DATA_OUT] = "data-out",
-	[BOT_STATUS] = "status",   [BOT_WEDGED] = "wedged",
+	[BOT_JOB] = "job",         [BOT_STATUS] = "status",
+	[BOT_WEDGED] = "wedged",
 	[BOT_BROKEN] = "broken",   [BOT_DRAIN] = "drain",
 };
 
@@ -83,7 +86,25 @@ int bot_init(struct bot *b, const struct scsi_target *t,
 	b->scratch = b->zero + xfer_size;
 	b->cbw = b->scratch + xfer_size;
 	memset(b->zero, 0, xfer_size);
+	/* Segments: whole transfers, at least BOT_SEG_MIN. */
+	b->seg_size = (BOT_SEG_MIN + xfer_size - 1) / xfer_size * xfer_size;
+	if (posix_memalign(&mem, 4096, (size_t)b->seg_size * BOT_SEGS)) {
+		free(b->pool);
+		b->pool = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	b->win = mem;
+	for (unsigned i = 0; i < BOT_SEGS; i++) {
+		b->seg[i].bot = b;
+		b->seg[i].buf = b->win + (size_t)i * b->seg_size;
+	}
 	return 0;
+}
+
+void bot_set_mio(struct bot *b, struct mio *m)
+{
+	b->mio = m;
 }
 
 void bot_fini(struct bot *b)
@@ -96,11 +117,17 @@ void bot_fini(struct bot *b)
 	}
 	free(b->pool);
 	b->pool = NULL;
+	free(b->win);
+	b->win = NULL;
 }
 
 /* --- submitting ---------------------------------------------------------- */
 
 static void bot_xport_failed(struct bot *b, int err);
+static void bot_finish_data(struct bot *b);
+static void bot_pump_in(struct bot *b);
+static void bot_pump_out(struct bot *b);
+static void bot_drained(struct bot *b);
 
 static bool bot_submit(struct bot *b, enum xport_ep ep, void *buf,
 		       uint32_t len, uint64_t tag, unsigned flags)
@@ -187,6 +214,181 @@ static bool bot_do_halts(struct bot *b)
 	return !b->halt_pending[XPORT_EP_IN] && !b->halt_pending[XPORT_EP_OUT];
 }
 
+/* --- media jobs ---------------------------------------------------------- */
+
+static void bot_job_finish(struct bot *b, struct mio_job *j);
+static void bot_settle(struct bot *b);
+
+/* Hands a job to the workers; without them (or when they are stopping)
+ * runs it here and finishes it at the end of the event (bot_settle). */
+static void bot_job_submit(struct bot *b, struct mio_job *j)
+{
+	b->jobs++;
+	b->stats.media_jobs++;
+	if (b->mio && mio_submit(b->mio, j) == 0)
+		return;
+	j->run(j);
+	b->inline_done[b->ninline++] = j;
+}
+
+static bool bot_segs_busy(const struct bot *b)
+{
+	for (unsigned i = 0; i < BOT_SEGS; i++)
+		if (b->seg[i].state == SEG_BUSY)
+			return true;
+	return false;
+}
+
+/* The segment that holds command byte off of an async READ. */
+static struct bot_seg *bot_seg_at(struct bot *b, uint64_t off)
+{
+	return &b->seg[(off / b->seg_size) % BOT_SEGS];
+}
+
+static struct bot_seg *bot_seg_free(struct bot *b)
+{
+	for (unsigned i = 0; i < BOT_SEGS; i++)
+		if (b->seg[i].state == SEG_FREE)
+			return &b->seg[i];
+	return NULL;
+}
+
+/* On a worker: the segment's media bytes (reads b->cmd's fixed fields
+ * only; the USB thread does not change them while a job is out). */
+static void bot_seg_read_run(struct mio_job *j)
+{
+	struct bot_seg *s = (struct bot_seg *)j;
+	struct bot_cmd *c = &s->bot->cmd;
+
+	j->result = scsi_media_read(c->lun, &c->scsi, s->off, s->buf, s->len);
+}
+
+static void bot_seg_write_run(struct mio_job *j)
+{
+	struct bot_seg *s = (struct bot_seg *)j;
+	struct bot_cmd *c = &s->bot->cmd;
+
+	j->result = scsi_data_out_run(c->lun, &c->scsi, s->off, s->buf,
+				      s->len);
+}
+
+static struct bot *bot_of_cmd_job(struct mio_job *j)
+{
+	return (struct bot *)(void *)((char *)j - offsetof(struct bot, cmd_job));
+}
+
+static void bot_cmd_job_run(struct mio_job *j)
+{
+	struct bot *b = bot_of_cmd_job(j);
+
+	scsi_job_run(b->cmd.lun, &b->cmd.scsi);
+}
+
+/* mio_reap(), on the USB thread with the USB lock held. */
+static void bot_seg_done(struct mio_job *j)
+{
+	struct bot *b = ((struct bot_seg *)j)->bot;
+
+	bot_job_finish(b, j);
+	bot_settle(b);
+}
+
+static void bot_cmd_job_done(struct mio_job *j)
+{
+	struct bot *b = bot_of_cmd_job(j);
+
+	bot_job_finish(b, j);
+	bot_settle(b);
+}
+
+static void bot_seg_start(struct bot *b, struct bot_seg *s, uint64_t off,
+			  uint32_t len, void (*run)(struct mio_job *))
+{
+	s->off = off;
+	s->len = len;
+	s->state = SEG_BUSY;
+	s->cmd_seq = b->cmd_seq;
+	s->job.run = run;
+	s->job.done = bot_seg_done;
+	s->job.result = 0;
+	bot_job_submit(b, &s->job);
+}
+
+/* Async READ: asks for every segment of the command that has a free
+ * buffer, all at once (the backend splits each by its own concurrency). */
+static void bot_fetch(struct bot *b)
+{
+	struct bot_cmd *c = &b->cmd;
+
+	while (c->fetch_next < c->data_len) {
+		struct bot_seg *s = bot_seg_at(b, c->fetch_next);
+		uint64_t left = c->data_len - c->fetch_next;
+		uint32_t len = left < b->seg_size ? (uint32_t)left : b->seg_size;
+
+		if (s->state != SEG_FREE)
+			break;
+		c->fetch_next += len;
+		bot_seg_start(b, s, c->fetch_next - len, len, bot_seg_read_run);
+	}
+}
+
+/* The next IN data transfer of an async READ, dlen bytes of data in a
+ * len-byte transfer at c->submitted: 0 with *buf and *seg set, 1 when its
+ * segment has not arrived yet, -1 when it failed (CHECK CONDITION set,
+ * data_len cut: the rest is padding). */
+static int bot_in_seg(struct bot *b, uint32_t dlen, uint32_t len,
+		      void **buf, struct bot_seg **seg)
+{
+	struct bot_cmd *c = &b->cmd;
+	struct bot_seg *s = bot_seg_at(b, c->submitted);
+	uint64_t o = c->submitted - s->off;
+
+	if (s->state != SEG_READY || s->cmd_seq != b->cmd_seq ||
+	    c->submitted < s->off || o >= s->len)
+		return 1;
+	if (s->job.result < 0) {
+		scsi_read_failed(c->lun, &c->scsi, s->off, s->job.result);
+		c->data_len = c->submitted;
+		return -1;
+	}
+	/* Padding shares the last transfer: segments are whole transfers,
+	 * so it fits in the segment's buffer. */
+	if (dlen < len)
+		memset(s->buf + o + dlen, 0, len - dlen);
+	*buf = s->buf + o;
+	*seg = s;
+	return 0;
+}
+
+/* A job has run: account for it and move its command on. */
+static void bot_job_finish(struct bot *b, struct mio_job *j)
+{
+	struct bot_cmd *c = &b->cmd;
+	struct bot_seg *s = (struct bot_seg *)j;
+
+	b->jobs--;
+	if (j == &b->cmd_job) {
+		if (b->state == BOT_JOB) {
+			scsi_job_done(c->lun, &c->scsi);
+			bot_finish_data(b);
+		}
+	} else if (s->cmd_seq != b->cmd_seq ||
+		   (b->state != BOT_DATA_IN && b->state != BOT_DATA_OUT)) {
+		s->state = SEG_FREE;          /* a reset overtook it */
+	} else if (s->job.run == bot_seg_read_run) {
+		s->state = SEG_READY;
+		bot_pump_in(b);
+	} else {
+		if (scsi_data_out_done(c->lun, &c->scsi, s->off,
+				       s->job.result) == 0)
+			c->moved += s->len;
+		s->state = SEG_FREE;
+		bot_pump_out(b);
+	}
+	if (b->state == BOT_DRAIN)
+		bot_drained(b);
+}
+
 /* --- status -------------------------------------------------------------- */
 
 static void bot_send_csw(struct bot *b)
@@ -215,11 +417,33 @@ static void bot_try_status(struct bot *b)
 	bot_send_csw(b);
 }
 
+/* The command leaves media work (scsi.h: c->job) for a worker: start it
+ * once, with the data phase done; its end finishes the command. */
+static bool bot_start_job(struct bot *b)
+{
+	struct bot_cmd *c = &b->cmd;
+
+	if (c->scsi.job == SCSI_JOB_NONE || c->job_started || c->phase_error ||
+	    c->scsi.status != SCSI_STATUS_GOOD)
+		return false;
+	c->job_started = true;
+	bot_set_state(b, BOT_JOB);
+	b->cmd_job.run = bot_cmd_job_run;
+	b->cmd_job.done = bot_cmd_job_done;
+	b->cmd_job.result = 0;
+	bot_job_submit(b, &b->cmd_job);
+	return true;
+}
+
 /* All data moved (or none to move): decide the status. */
 static void bot_finish_data(struct bot *b)
 {
 	struct bot_cmd *c = &b->cmd;
-	uint8_t st = scsi_cmd_complete(c->lun, &c->scsi, c->moved);
+	uint8_t st;
+
+	if (bot_start_job(b))
+		return;
+	st = scsi_cmd_complete(c->lun, &c->scsi, c->moved);
 
 	if (c->phase_error || c->short_out) {
 		c->csw_status = BOT_CSW_PHASE_ERROR;
@@ -237,21 +461,57 @@ static void bot_finish_data(struct bot *b)
 /* --- data in ------------------------------------------------------------- */
 
 /* Makes FunctionFS copy the queued IN data (it does inside io_submit),
- * then lets go of the media mappings that data pointed into.  Called at
- * the end of every completion, so the data still goes out in one
+ * then lets go of what that data pointed into: media mappings (pins) and
+ * async READ segments, whose buffers can then take the next segment.
+ * Called at the end of every event, so the data still goes out in one
  * io_submit with whatever follows it on AIO, and no pin outlives the
- * event (serial IN data is never mapped: bot_in_chunk).  The pins belong to
- * the current command's LUN: it only changes when a CBW arrives, and
- * bot_pump_in() runs once per completion, after that. */
-static void bot_release_maps(struct bot *b)
+ * event (serial IN data is never mapped: bot_in_chunk; a serial async
+ * READ has a single transfer, so its segment is not refilled before it
+ * completes).  The pins belong to the current command's LUN: it only
+ * changes when a CBW arrives, and bot_pump_in() runs once per event,
+ * after that.  Returns true when a segment was freed. */
+static bool bot_release_maps(struct bot *b)
 {
-	if (!b->in_pins)
-		return;
+	bool sent = false;
+
+	for (unsigned i = 0; i < BOT_SEGS; i++)
+		sent |= b->seg[i].state == SEG_SENT;
+	if (!b->in_pins && !sent)
+		return false;
 	if (b->xp->flush)
 		b->xp->flush(b->xp_ctx);
 	for (; b->in_pins > 0; b->in_pins--)
 		lun_map_release(b->cmd.lun, b->in_pin);
 	b->in_pin = NULL;
+	for (unsigned i = 0; i < BOT_SEGS; i++)
+		if (b->seg[i].state == SEG_SENT)
+			b->seg[i].state = SEG_FREE;
+	return sent;
+}
+
+/* The end of every event: jobs that ran inline are finished, pending
+ * halts made, queued IN data released; freed segments are refilled.
+ * Bounded: each round either finishes an inline job or frees segments of
+ * the one command, and both run out. */
+static void bot_settle(struct bot *b)
+{
+	for (unsigned round = 0; round < 64; round++) {
+		if (b->ninline) {
+			struct mio_job *j = b->inline_done[0];
+
+			b->ninline--;
+			memmove(b->inline_done, b->inline_done + 1,
+				b->ninline * sizeof b->inline_done[0]);
+			bot_job_finish(b, j);
+			continue;
+		}
+		if (b->state == BOT_WEDGED)
+			bot_do_halts(b);
+		if (!bot_release_maps(b))
+			return;
+		if (b->state == BOT_DATA_IN && b->cmd.async)
+			bot_pump_in(b);
+	}
 }
 
 /* The next IN data chunk at c->submitted, dlen relevant bytes of a len-byte
@@ -261,7 +521,7 @@ static void bot_release_maps(struct bot *b)
 static void *bot_in_chunk(struct bot *b, uint32_t dlen, uint32_t len)
 {
 	struct bot_cmd *c = &b->cmd;
-	struct backend *pin = NULL;
+	struct lun_media *pin = NULL;
 	const void *data;
 	int r = 0;
 
@@ -298,10 +558,13 @@ static void bot_pump_in(struct bot *b)
 {
 	struct bot_cmd *c = &b->cmd;
 
+	if (c->async)
+		bot_fetch(b);
 	while (b->state == BOT_DATA_IN && c->submitted < c->total_len &&
 	       b->inflight[XPORT_EP_IN] < b->depth) {
 		uint64_t left = c->total_len - c->submitted;
 		uint32_t len = left < b->xfer_size ? (uint32_t)left : b->xfer_size;
+		struct bot_seg *seg = NULL;
 		void *buf = b->zero;
 		enum bot_tag kind = TAG_PAD;
 		uint32_t dlen = 0;
@@ -310,8 +573,13 @@ static void bot_pump_in(struct bot *b)
 			dlen = len;
 			if (dlen > c->data_len - c->submitted)
 				dlen = (uint32_t)(c->data_len - c->submitted);
-			buf = bot_in_chunk(b, dlen, len);
-			if (!buf) {
+			if (c->async) {
+				int r = bot_in_seg(b, dlen, len, &buf, &seg);
+				if (r > 0)
+					break;       /* not here yet */
+				if (r < 0)
+					continue;    /* failed: pad the rest */
+			} else if (!(buf = bot_in_chunk(b, dlen, len))) {
 				/* Never send garbage: pad what is left. */
 				c->data_len = c->submitted;
 				continue;
@@ -325,8 +593,11 @@ static void bot_pump_in(struct bot *b)
 		 * reported after the next CBW has arrived. */
 		c->moved += dlen;
 		c->submitted += len;
+		if (seg && c->submitted >= seg->off + seg->len)
+			seg->state = SEG_SENT;
 	}
-	if (b->state == BOT_DATA_IN && c->submitted == c->total_len)
+	if (b->state == BOT_DATA_IN && c->submitted == c->total_len &&
+	    !bot_segs_busy(b))
 		bot_finish_data(b);
 }
 
@@ -362,24 +633,37 @@ static void bot_pump_out(struct bot *b)
 			want = bot_out_chunk(b);
 		if (want > left)
 			want = left;
+		if (c->async) {
+			/* A chunk buffer with no write in flight. */
+			if (!(b->out_seg = bot_seg_free(b)))
+				break;
+			b->out_seg->state = SEG_FILL;
+			buf = b->out_seg->buf;
+		} else if (c->submitted + want <= c->data_len &&
+			   scsi_data_map_out(c->lun, &c->scsi, c->submitted,
+					     (uint32_t)want, &buf,
+					     &b->out_pin)) {
+			/* All media data: FunctionFS stores it in place. */
+			b->stats.inplace_writes++;
+		}
 		b->out_off = c->submitted;
 		b->out_len = (uint32_t)want;
-		/* All media data: FunctionFS may store it in place. */
-		if (c->submitted + want <= c->data_len &&
-		    scsi_data_map_out(c->lun, &c->scsi, c->submitted,
-				      (uint32_t)want, &buf, &b->out_pin))
-			b->stats.inplace_writes++;
 		if (!bot_submit(b, XPORT_EP_OUT, buf, (uint32_t)want,
 				BOT_TAG(TAG_OUT, 0), XPORT_SERIAL)) {
 			if (b->out_pin)
 				lun_map_release(c->lun, b->out_pin);
 			b->out_pin = NULL;
+			if (b->out_seg)
+				b->out_seg->state = SEG_FREE;
+			b->out_seg = NULL;
 			return;
 		}
 		c->submitted += want;
 	}
+	/* The CSW waits for every write the media has not finished. */
 	if (b->state == BOT_DATA_OUT && b->inflight[XPORT_EP_OUT] == 0 &&
-	    (c->short_out || c->completed == c->total_len))
+	    (c->short_out || c->completed == c->total_len) &&
+	    !bot_segs_busy(b))
 		bot_finish_data(b);
 }
 
@@ -397,7 +681,8 @@ static void bot_out_short(struct bot *b)
 /* An OUT transfer that FunctionFS stored in place ended.  EFAULT means the
  * host's bytes arrived but could not be stored (the media refused a page):
  * a write error for this command, not a broken transport. */
-static void bot_out_mapped_done(struct bot *b, long res, struct backend *pin)
+static void bot_out_mapped_done(struct bot *b, long res,
+				struct lun_media *pin)
 {
 	struct bot_cmd *c = &b->cmd;
 	bool stored = res != -EFAULT;
@@ -421,7 +706,19 @@ static void bot_out_mapped_done(struct bot *b, long res, struct backend *pin)
 	bot_pump_out(b);
 }
 
-static void bot_out_done(struct bot *b, long res, struct backend *pin)
+/* Host data of an async WRITE arrived in seg: to a worker with it. */
+static void bot_out_to_worker(struct bot *b, struct bot_seg *seg,
+			      uint64_t off, uint64_t valid)
+{
+	if (!valid || b->cmd.scsi.status != SCSI_STATUS_GOOD) {
+		seg->state = SEG_FREE;    /* failed before: read and dropped */
+		return;
+	}
+	bot_seg_start(b, seg, off, (uint32_t)valid, bot_seg_write_run);
+}
+
+static void bot_out_done(struct bot *b, long res, struct lun_media *pin,
+			 struct bot_seg *seg)
 {
 	struct bot_cmd *c = &b->cmd;
 	uint64_t off = b->out_off;
@@ -432,6 +729,8 @@ static void bot_out_done(struct bot *b, long res, struct backend *pin)
 		return;
 	}
 	if (res < 0) {
+		if (seg)
+			seg->state = SEG_FREE;
 		if (!c->short_out)
 			bot_xport_failed(b, (int)res);
 		else
@@ -443,8 +742,10 @@ static void bot_out_done(struct bot *b, long res, struct backend *pin)
 		if ((uint64_t)res < valid)
 			valid = (uint64_t)res;
 	}
-	if (valid && scsi_data_out(c->lun, &c->scsi, off, b->pool,
-				   (uint32_t)valid) == 0)
+	if (seg)
+		bot_out_to_worker(b, seg, off, valid);
+	else if (valid && scsi_data_out(c->lun, &c->scsi, off, b->pool,
+					(uint32_t)valid) == 0)
 		c->moved += valid;
 	c->completed += (uint64_t)res;
 	if ((uint32_t)res < b->out_len)
@@ -534,7 +835,15 @@ static void bot_on_cbw(struct bot *b, long len)
 	c->scsi.cdb_len = (uint8_t)cblen;
 	c->submitted = c->completed = c->moved = 0;
 	c->short_out = false;
+	c->fetch_next = 0;
+	c->job_started = false;
+	/* Jobs of the previous command have all ended (its status waited
+	 * for them, a reset drains them): every buffer is free. */
+	b->cmd_seq++;
+	for (unsigned i = 0; i < BOT_SEGS; i++)
+		b->seg[i].state = SEG_FREE;
 	scsi_cmd_prepare(b->target, c->lun, &c->scsi);
+	c->async = scsi_data_async(c->lun, &c->scsi);
 	bot_plan(c);
 	log_debug(LOG_MOD_BOT, "cbw tag %u lun %u op 0x%02x host %s %u dev %llu%s",
 		  c->tag, c->lun->id, c->scsi.cdb[0], c->host_in ? "in" : "out",
@@ -557,7 +866,7 @@ static void bot_drained(struct bot *b)
 {
 	enum bot_state next = b->after_drain;
 
-	if (b->inflight[XPORT_EP_IN] || b->inflight[XPORT_EP_OUT])
+	if (b->inflight[XPORT_EP_IN] || b->inflight[XPORT_EP_OUT] || b->jobs)
 		return;
 	bot_set_state(b, next);
 	if (next == BOT_CBW)
@@ -573,7 +882,9 @@ void bot_enable(struct bot *b)
 {
 	for (unsigned i = 0; i < b->target->nluns; i++)
 		lun_add_ua(&b->target->luns[i], LUN_UA_POWER_ON);
-	if (b->inflight[XPORT_EP_IN] || b->inflight[XPORT_EP_OUT]) {
+	/* Media jobs still out write into the segment buffers: the next
+	 * command waits for them too. */
+	if (b->inflight[XPORT_EP_IN] || b->inflight[XPORT_EP_OUT] || b->jobs) {
 		bot_cancel_all(b, BOT_CBW);
 		return;
 	}
@@ -628,7 +939,8 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 	enum bot_tag kind = (enum bot_tag)(tag >> 32);
 	uint32_t arg = (uint32_t)tag;
 	enum xport_ep ep = bot_tag_ep(kind);
-	struct backend *pin = NULL;
+	struct lun_media *pin = NULL;
+	struct bot_seg *seg = NULL;
 
 	if (b->inflight[ep] == 0) {
 		log_warnx("bot: completion for nothing queued (tag %llx)",
@@ -639,11 +951,15 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 	if (kind == TAG_OUT) {
 		pin = b->out_pin;
 		b->out_pin = NULL;
+		seg = b->out_seg;
+		b->out_seg = NULL;
 	}
 	if (b->state == BOT_DRAIN || b->state == BOT_OFFLINE ||
 	    b->state == BOT_BROKEN) {
 		if (pin)
 			lun_map_release(b->cmd.lun, pin);
+		if (seg)
+			seg->state = SEG_FREE;
 		if (b->state == BOT_DRAIN)
 			bot_drained(b);
 		return;
@@ -659,7 +975,7 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 		bot_in_done(b, res);
 		break;
 	case TAG_OUT:
-		bot_out_done(b, res, pin);
+		bot_out_done(b, res, pin, seg);
 		break;
 	case TAG_DISCARD:
 		bot_discard_done(b, arg, res);
@@ -669,7 +985,5 @@ void bot_complete(struct bot *b, uint64_t tag, long res)
 			bot_wedge(b);
 		break;
 	}
-	if (b->state == BOT_WEDGED)
-		bot_do_halts(b);
-	bot_release_maps(b);
+	bot_settle(b);
 }

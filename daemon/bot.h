@@ -4,7 +4,7 @@
  *            ENABLE                 valid CBW
  *  OFFLINE ──────────▶ CBW ─────────────────────▶ DATA_IN / DATA_OUT
  *     ▲                 ▲  ▲ invalid CBW               │ all data moved
- *     │ DISABLE         │  └──▶ WEDGED                 ▼
+ *     │ DISABLE         │  └──▶ WEDGED                 ▼ (media job: JOB)
  *     │ (via DRAIN)     │        │ Bulk-Only Reset   STATUS ──CSW queued──▶ CBW
  *     └──── DRAIN ◀─────┴────────┘ (any state)
  *
@@ -22,12 +22,29 @@
  * data endpoint the host is using.  An invalid CBW stalls both endpoints
  * until a Bulk-Only Mass Storage Reset.
  *
+ * Media that is not direct (network media, media behind a layer) never
+ * makes the BOT wait: a READ's whole range is asked of the media I/O
+ * workers (mio.h) at once, in up to BOT_SEGS segments of seg_size bytes
+ * that run in parallel, and each segment's bytes go on bulk-in, in order,
+ * as soon as it and the ones before it have arrived.  WRITE data read from
+ * the host goes to the workers the same way, up to BOT_SEGS chunks in
+ * flight, while the next chunk is read; the CSW waits for every one of
+ * them (never acknowledging what the media did not).  SYNCHRONIZE CACHE,
+ * VERIFY and a host load run on a worker too (scsi.h: c->job).  Media job
+ * completions reach bot_job_done() through mio_reap() on the USB thread.
+ *
+ *   segment states   FREE ──fetch──▶ BUSY ──job done──▶ READY ──queued──▶ SENT
+ *   (READ)            ▲                                                   │
+ *                     └──────────── flushed to the transport ─────────────┘
+ *   (WRITE)          FREE ──OUT read──▶ FILL ──data in──▶ BUSY ──job done──▶ FREE
+ *
  * Not thread-safe: every bot_* call is made under the USB lock, from the
  * USB thread or from the transport's command reader (usbio.h).
  */
 #ifndef NS_BOT_H
 #define NS_BOT_H
 
+#include "mio.h"
 #include "scsi.h"
 #include "transport.h"
 
@@ -44,12 +61,16 @@
 /* CBW reads use a buffer of the largest bulk max packet size. */
 #define BOT_CBW_BUF 1024
 #define BOT_MAX_DEPTH 16
+/* Media jobs of one command in flight, and their smallest size. */
+#define BOT_SEGS 4
+#define BOT_SEG_MIN (256u * 1024)
 
 enum bot_state {
 	BOT_OFFLINE = 0,  /* endpoints disabled, nothing queued */
 	BOT_CBW,          /* CBW read queued, waiting for a command */
 	BOT_DATA_IN,      /* moving data to the host */
 	BOT_DATA_OUT,     /* moving data from the host */
+	BOT_JOB,          /* data done, waiting for the command's media job */
 	BOT_STATUS,       /* waiting to halt an endpoint, then the CSW */
 	BOT_WEDGED,       /* invalid CBW: stalled until a reset */
 	BOT_BROKEN,       /* a transfer failed: waiting for reset/disable */
@@ -67,14 +88,33 @@ struct bot_cmd {
 	uint64_t moved;         /* relevant bytes moved: residue = host - moved */
 	bool phase_error;
 	bool short_out;         /* host ended OUT data early */
+	bool async;             /* media data through the workers */
+	bool job_started;       /* scsi.job handed to a worker */
+	uint64_t fetch_next;    /* async READ: next byte to ask for */
 	int halt_ep;            /* -1, XPORT_EP_IN or XPORT_EP_OUT */
 	uint8_t csw_status;
 	struct scsi_cmd scsi;
 };
 
+enum bot_seg_state { SEG_FREE = 0, SEG_BUSY, SEG_READY, SEG_SENT, SEG_FILL };
+
+struct bot;
+
+/* One media job of the current command: a READ segment or a WRITE chunk. */
+struct bot_seg {
+	struct mio_job job;       /* first: container of the job */
+	struct bot *bot;
+	enum bot_seg_state state;
+	uint32_t cmd_seq;         /* the command it belongs to */
+	uint64_t off;             /* command byte offset */
+	uint32_t len;
+	uint8_t *buf;             /* seg_size bytes of bot.win */
+};
+
 struct bot_stats {
 	uint64_t commands, invalid_cbws, phase_errors, resets, xport_errors;
 	uint64_t inplace_writes;   /* OUT transfers stored into the media */
+	uint64_t media_jobs;       /* reads/writes/flushes run by workers */
 };
 
 struct bot {
@@ -100,7 +140,12 @@ struct bot {
 	 * when it reads into pool; released when it ends. */
 	uint64_t out_off;
 	uint32_t out_len;
-	struct backend *out_pin;
+	struct lun_media *out_pin;
+	struct bot_seg *out_seg;      /* async WRITE: where it reads to */
+	/* Jobs run inline (no mio, or one that is stopping), to be
+	 * finished at the end of the current event. */
+	struct mio_job *inline_done[BOT_SEGS + 1];
+	unsigned ninline;
 	uint8_t *cbw;                 /* BOT_CBW_BUF bytes */
 	uint8_t csw[BOT_CSW_LEN];
 
@@ -111,8 +156,17 @@ struct bot {
 	/* Pins on media of cmd.lun that queued IN data points into
 	 * (lun_map_read), released once io_submit has copied it, before
 	 * bot_complete() returns. */
-	struct backend *in_pin;
+	struct lun_media *in_pin;
 	unsigned in_pins;
+
+	/* Media I/O (bot_set_mio); NULL runs jobs inline (tests). */
+	struct mio *mio;
+	uint8_t *win;                 /* BOT_SEGS * seg_size bytes */
+	uint32_t seg_size;
+	struct bot_seg seg[BOT_SEGS];
+	struct mio_job cmd_job;       /* the command's scsi.job */
+	unsigned jobs;                /* media jobs not reaped yet */
+	uint32_t cmd_seq;             /* bumped by every CBW */
 
 	struct bot_cmd cmd;
 	struct bot_stats stats;
@@ -124,6 +178,9 @@ int bot_init(struct bot *b, const struct scsi_target *t,
 	     const struct xport_ops *xp, void *xp_ctx, uint32_t xfer_size,
 	     unsigned depth);
 void bot_fini(struct bot *b);
+/* Where media jobs run; set before bot_enable().  Completions come back
+ * through mio_reap() on a thread that holds the USB lock. */
+void bot_set_mio(struct bot *b, struct mio *m);
 
 /* ep0 events. */
 void bot_enable(struct bot *b);       /* endpoints enabled (SET_CONFIG) */

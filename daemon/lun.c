@@ -35,6 +35,28 @@ static void lun_copy_field(char *dst, size_t dstlen, const char *src)
 	snprintf(dst, dstlen, "%s", src ? src : "");
 }
 
+/* Set once before the USB threads start. */
+static struct mio *lun_executor;
+
+void lun_set_executor(struct mio *m)
+{
+	lun_executor = m;
+}
+
+/* Longest an admin insert waits for the media it replaced to close (a
+ * file backend's lock must be gone before the same image opens again). */
+#define LUN_CLOSE_WAIT_MS 10000
+
+struct lun_media {
+	struct lun *lun;
+	struct backend *be;
+	unsigned refs;             /* lun lock: I/O calls and pins */
+	bool retired;              /* no longer the LUN's: closed at 0 refs */
+	bool no_map_write;         /* an in-place write failed: copy */
+	bool direct;               /* backend_map serves the bytes */
+	struct lun_media *next;    /* in l->retired */
+};
+
 int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	     const char *serial_base)
 {
@@ -53,6 +75,10 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	l->ua = LUN_UA_POWER_ON;
 	if (pthread_mutex_init(&l->lock, NULL) != 0)
 		return -1;
+	if (pthread_cond_init(&l->changed, NULL) != 0) {
+		pthread_mutex_destroy(&l->lock);
+		return -1;
+	}
 	if (cfg->media && cfg->media[0] &&
 	    lun_insert_req(l, &(struct lun_media_req){
 				.source = cfg->media,
@@ -65,90 +91,224 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	return 0;
 }
 
-/* Flush a media instance the LUN lets go of. */
-static void lun_flush_before_close(struct lun *l, struct backend *be)
+/* --- media instances ------------------------------------------------------ */
+
+static struct lun_media *lun_media_new(struct lun *l, struct backend *be)
 {
-	int r = backend_flush(be);
+	struct lun_media *m = calloc(1, sizeof *m);
+
+	if (!m)
+		return NULL;
+	m->lun = l;
+	m->be = be;
+	/* Probe one block: a backend that maps serves everything in place. */
+	m->direct = backend_map(be, l->block_size, 0) != NULL;
+	return m;
+}
+
+/* Flushes, closes and frees a retired instance; lock not held.  May wait
+ * on the media. */
+static void lun_media_close(struct lun_media *m)
+{
+	struct lun *l = m->lun;
+	int r = backend_flush(m->be);
 
 	if (r < 0)
 		log_warnx("lun %u: flush before close: %s", l->id,
 			  backend_strerror(r));
+	backend_close(m->be);
+	pthread_mutex_lock(&l->lock);
+	for (struct lun_media **p = &l->retired; *p; p = &(*p)->next)
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	pthread_cond_broadcast(&l->changed);
+	pthread_mutex_unlock(&l->lock);
+	free(m);
 }
 
-/* Flush and close a media instance. */
-static void lun_close_backend(struct lun *l, struct backend *be)
+static void lun_media_close_job(void *arg)
 {
-	lun_flush_before_close(l, be);
-	backend_close(be);
+	lun_media_close(arg);
 }
 
-/* Let go of the current media; lock held.  Media that queued transfers
- * still point into (pins) is flushed now and closed by the last
- * lun_map_release(): a host that never finishes a transfer cannot hold
- * up an eject. */
-static void lun_close_media_locked(struct lun *l)
+/* Closes a retired instance with no references left: on the executor, or
+ * here when there is none (or it refuses).  Lock not held. */
+static void lun_media_dispose(struct lun_media *m, bool may_block)
 {
-	struct backend *be = l->be;
-
-	if (!be)
+	if (!m)
 		return;
-	l->be = NULL;
+	if (may_block || mio_call(lun_executor, lun_media_close_job, m) < 0)
+		lun_media_close(m);
+}
+
+/* Lets go of the current media; lock held.  It is retired at once (the
+ * generation moves on, so nothing new reaches it) and returned to be
+ * disposed of outside the lock when nothing references it, else NULL:
+ * the last lun_media_put() closes it.  A host that never finishes a
+ * transfer cannot hold up an eject. */
+static struct lun_media *lun_retire_locked(struct lun *l)
+{
+	struct lun_media *m = l->media;
+
+	if (!m)
+		return NULL;
+	l->media = NULL;
 	l->media_gen++;
-	if (be->pins == 0) {
-		lun_close_backend(l, be);
-		return;
-	}
-	lun_flush_before_close(l, be);
-	be->retired = true;
-	log_debug(LOG_MOD_LUN, "lun %u: old media closes after %u transfer%s",
-		  l->id, be->pins, be->pins == 1 ? "" : "s");
+	m->retired = true;
+	m->next = l->retired;
+	l->retired = m;
+	if (m->refs == 0)
+		return m;
+	log_debug(LOG_MOD_LUN, "lun %u: old media closes after %u reference%s",
+		  l->id, m->refs, m->refs == 1 ? "" : "s");
+	return NULL;
+}
+
+/* Drops a reference; lock held.  Returns the instance to dispose of
+ * (outside the lock) when it was the last one on retired media. */
+static struct lun_media *lun_unref_locked(struct lun_media *m)
+{
+	if (m->refs > 0)
+		m->refs--;
+	return m->refs == 0 && m->retired ? m : NULL;
 }
 
 void lun_fini(struct lun *l)
 {
-	struct backend *be;
+	struct lun_media *m;
 
 	pthread_mutex_lock(&l->lock);
-	be = l->be;
-	/* The transport is gone by now: pins of its cancelled transfers
-	 * will never be released, so close even pinned media. */
-	if (be)
-		be->pins = 0;
-	lun_close_media_locked(l);
+	(void)lun_retire_locked(l);
 	l->state = LUN_EMPTY;
 	free(l->source);
 	l->source = NULL;
+	/* The transport and the workers are gone by now: references of
+	 * their cancelled transfers will never be dropped, so close even
+	 * referenced media. */
+	while ((m = l->retired) != NULL) {
+		pthread_mutex_unlock(&l->lock);
+		lun_media_close(m);
+		pthread_mutex_lock(&l->lock);
+	}
 	pthread_mutex_unlock(&l->lock);
+	pthread_cond_destroy(&l->changed);
 	pthread_mutex_destroy(&l->lock);
 }
 
 void lun_snapshot(struct lun *l, struct lun_snapshot *s)
 {
+	struct backend *be;
+
 	pthread_mutex_lock(&l->lock);
+	be = l->media ? l->media->be : NULL;
 	s->state = l->state;
-	s->nblocks = l->be ? l->be->size >> l->block_shift : 0;
+	s->nblocks = be ? be->size >> l->block_shift : 0;
 	s->readonly = l->readonly;
 	s->prevent = l->prevent;
-	s->can_trim = l->be && l->be->can_trim && !l->readonly;
+	s->can_trim = be && be->can_trim && !l->readonly;
 	s->media_gen = l->media_gen;
 	pthread_mutex_unlock(&l->lock);
 }
 
+/* --- loading -------------------------------------------------------------- */
+
+/* Starts a load; lock held.  The current media is retired (returned for
+ * disposal, see lun_retire_locked), the host sees NOT READY, BECOMING
+ * READY until lun_finish_load(), and *seq identifies this load. */
+static struct lun_media *lun_begin_load_locked(struct lun *l,
+					       const char *image,
+					       uint32_t *seq)
+{
+	struct lun_media *old = lun_retire_locked(l);
+
+	l->state = LUN_LOADING;
+	*seq = ++l->load_seq;
+	if (image != l->image)
+		snprintf(l->image, sizeof l->image, "%s", image ? image : "");
+	pthread_cond_broadcast(&l->changed);
+	return old;
+}
+
+/* Waits (bounded) until the media this LUN retired is closed: a file
+ * backend's lock must be gone before the same image is opened again.
+ * Lock not held.  Never called on a USB thread. */
+static void lun_wait_retired(struct lun *l)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += LUN_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&l->lock);
+	while (l->retired &&
+	       pthread_cond_timedwait(&l->changed, &l->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&l->lock);
+}
+
 /* Install an opened backend; lock held. */
-static void lun_install_locked(struct lun *l, struct backend *be,
+static void lun_install_locked(struct lun *l, struct lun_media *m,
 			       bool readonly)
 {
-	/* Two inserts raced (only possible without lun_change_begin):
-	 * the later one wins, the earlier media is closed, never leaked. */
-	lun_close_media_locked(l);
-	l->be = be;
+	l->media = m;
 	l->stats.media_changes++;
-	l->readonly = readonly || be->readonly;
+	l->readonly = readonly || m->be->readonly;
 	l->state = LUN_READY;
 	l->host_ejected = false;
 	l->media_gen++;
 	l->ua |= LUN_UA_MEDIUM_CHANGED;
 	l->last_error[0] = '\0';
+}
+
+/* Opens r->source (lock not held) and installs it, unless a later load
+ * started meanwhile (seq): then the late instance is closed unused.
+ * copy is the source string, owned from now on.  0 or BE_EOPEN. */
+static int lun_finish_load(struct lun *l, const struct lun_media_req *r,
+			   uint32_t seq, char *copy, char *err, size_t errlen)
+{
+	struct backend_open_opts opts = {
+		.readonly = r->readonly || l->cfg_readonly,
+		.block_size = l->block_size,
+		.options = r->options,
+	};
+	struct backend *be = backend_open(r->source, &opts, err, errlen);
+	struct lun_media *m = be ? lun_media_new(l, be) : NULL;
+	bool stale;
+
+	if (be && !m) {
+		backend_close(be);
+		snprintf(err, errlen, "out of memory");
+	}
+	pthread_mutex_lock(&l->lock);
+	stale = seq != l->load_seq;
+	if (stale) {
+		free(copy);
+	} else {
+		free(l->source);
+		l->source = copy;
+		l->source_readonly = r->readonly;
+	}
+	if (m && !stale) {
+		lun_install_locked(l, m, opts.readonly);
+		log_info("lun %u: media loaded (%llu blocks of %u bytes%s)",
+			 l->id, (unsigned long long)(be->size >> l->block_shift),
+			 l->block_size, l->readonly ? ", read-only" : "");
+	} else if (!stale) {
+		l->state = LUN_EMPTY;
+		l->image[0] = '\0';
+		snprintf(l->last_error, sizeof l->last_error, "%s", err);
+	}
+	pthread_cond_broadcast(&l->changed);
+	pthread_mutex_unlock(&l->lock);
+	if (m && stale) {
+		backend_close(be);
+		free(m);
+	}
+	lun_notify(l, LUN_EV_MEDIA);
+	if (stale && !m)
+		return BE_EOPEN;
+	return m ? 0 : BE_EOPEN;
 }
 
 int lun_insert(struct lun *l, const char *source, bool readonly,
@@ -158,55 +318,55 @@ int lun_insert(struct lun *l, const char *source, bool readonly,
 		.source = source, .readonly = readonly }, err, errlen);
 }
 
-int lun_insert_req(struct lun *l, const struct lun_media_req *r,
-		   char *err, size_t errlen)
+/* lun_insert_req and lun_swap: check_prevent refuses (EBUSY) while the
+ * host prevents removal of loaded media. */
+static int lun_change_media(struct lun *l, const struct lun_media_req *r,
+			    bool check_prevent, char *err, size_t errlen)
 {
-	struct backend_open_opts opts = {
-		.readonly = r->readonly || l->cfg_readonly,
-		.block_size = l->block_size,
-		.options = r->options,
-	};
-	const char *source = r->source;
-	bool readonly = r->readonly;
-	struct backend *be;
-	char *copy = strdup(source);
+	struct lun_media *old;
+	char *copy = strdup(r->source);
+	uint32_t seq;
 
 	if (!copy) {
 		snprintf(err, errlen, "out of memory");
 		return BE_ENOMEM;
 	}
-	/* The host sees NOT READY while the old media is closed and the
-	 * new one opened; the open runs without the lock held. */
 	pthread_mutex_lock(&l->lock);
-	lun_close_media_locked(l);
-	l->state = LUN_LOADING;
-	snprintf(l->image, sizeof l->image, "%s", r->image ? r->image : "");
-	pthread_mutex_unlock(&l->lock);
-	lun_notify(l, LUN_EV_MEDIA);
-
-	be = backend_open(source, &opts, err, errlen);
-
-	pthread_mutex_lock(&l->lock);
-	free(l->source);
-	l->source = copy;
-	l->source_readonly = readonly;
-	if (be) {
-		lun_install_locked(l, be, opts.readonly);
-		log_info("lun %u: media loaded (%llu blocks of %u bytes%s)",
-			 l->id, (unsigned long long)(be->size >> l->block_shift),
-			 l->block_size, l->readonly ? ", read-only" : "");
-	} else {
-		l->state = LUN_EMPTY;
-		l->image[0] = '\0';
-		snprintf(l->last_error, sizeof l->last_error, "%s", err);
+	if (check_prevent && l->prevent && l->state == LUN_READY) {
+		pthread_mutex_unlock(&l->lock);
+		free(copy);
+		return -EBUSY;
 	}
+	old = lun_begin_load_locked(l, r->image, &seq);
 	pthread_mutex_unlock(&l->lock);
 	lun_notify(l, LUN_EV_MEDIA);
-	return be ? 0 : BE_EOPEN;
+	lun_media_dispose(old, true);
+	lun_wait_retired(l);
+	return lun_finish_load(l, r, seq, copy, err, errlen);
 }
 
+int lun_insert_req(struct lun *l, const struct lun_media_req *r,
+		   char *err, size_t errlen)
+{
+	return lun_change_media(l, r, false, err, errlen);
+}
+
+int lun_swap(struct lun *l, const struct lun_media_req *r, bool force,
+	     char *err, size_t errlen)
+{
+	int rc = lun_change_media(l, r, !force, err, errlen);
+
+	if (rc == 0)
+		return 0;
+	errno = rc == -EBUSY ? EBUSY : EIO;
+	return -1;
+}
+
+/* Ejects; by_host marks a USB thread's call (never waits for the close). */
 int lun_eject(struct lun *l, bool force, bool by_host)
 {
+	struct lun_media *old = NULL;
+
 	pthread_mutex_lock(&l->lock);
 	if (!l->removable && !force) {
 		pthread_mutex_unlock(&l->lock);
@@ -220,10 +380,12 @@ int lun_eject(struct lun *l, bool force, bool by_host)
 	}
 	if (l->state == LUN_READY) {
 		l->state = LUN_EJECTING;
-		lun_close_media_locked(l);
+		old = lun_retire_locked(l);
 		log_info("lun %u: media ejected%s", l->id,
 			 by_host ? " by the host" : (force ? " (forced)" : ""));
 	}
+	/* A load under way is overtaken: its late open is not installed. */
+	l->load_seq++;
 	l->state = LUN_EMPTY;
 	l->host_ejected = by_host;
 	if (!by_host) {
@@ -232,31 +394,99 @@ int lun_eject(struct lun *l, bool force, bool by_host)
 		l->image[0] = '\0';
 		l->last_error[0] = '\0';
 	}
+	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->lock);
+	lun_media_dispose(old, !by_host);
 	lun_notify(l, LUN_EV_MEDIA);
 	return 0;
 }
 
-int lun_load(struct lun *l)
-{
-	char err[256];
-	char *source = NULL;
-	bool readonly;
-	int r;
+/* A host load on the executor. */
+struct lun_load_job {
+	struct lun *lun;
+	struct lun_media_req req;
+	char *source;
+	uint32_t seq;
+};
 
+static void lun_load_run(void *arg)
+{
+	struct lun_load_job *j = arg;
+	char err[256];
+
+	lun_wait_retired(j->lun);
+	if (lun_finish_load(j->lun, &j->req, j->seq, j->source, err,
+			    sizeof err) < 0)
+		log_warnx("lun %u: reload: %s", j->lun->id, err);
+	free(j);
+}
+
+int lun_load_start(struct lun *l)
+{
+	struct lun_load_job *j = calloc(1, sizeof *j);
+
+	if (!j)
+		return -1;
 	pthread_mutex_lock(&l->lock);
 	if (l->state == LUN_EMPTY && l->host_ejected && l->source &&
 	    !l->changing)
-		source = strdup(l->source);
-	readonly = l->source_readonly;
-	pthread_mutex_unlock(&l->lock);
-	if (!source)
+		j->source = strdup(l->source);
+	if (!j->source) {
+		pthread_mutex_unlock(&l->lock);
+		free(j);
 		return 0;
-	r = lun_insert(l, source, readonly, err, sizeof err);
-	if (r < 0)
-		log_warnx("lun %u: reload: %s", l->id, err);
-	free(source);
-	return r;
+	}
+	j->lun = l;
+	j->req = (struct lun_media_req){ .source = j->source,
+					 .readonly = l->source_readonly };
+	(void)lun_begin_load_locked(l, l->image, &j->seq);
+	pthread_mutex_unlock(&l->lock);
+	lun_notify(l, LUN_EV_MEDIA);
+	if (mio_call(lun_executor, lun_load_run, j) < 0) {
+		pthread_mutex_lock(&l->lock);
+		if (j->seq == l->load_seq) {
+			l->state = LUN_EMPTY;
+			snprintf(l->last_error, sizeof l->last_error,
+				 "cannot start the load");
+		}
+		pthread_cond_broadcast(&l->changed);
+		pthread_mutex_unlock(&l->lock);
+		lun_notify(l, LUN_EV_MEDIA);
+		free(j->source);
+		free(j);
+		return -1;
+	}
+	return 1;
+}
+
+enum lun_state lun_wait_loaded(struct lun *l, unsigned ms)
+{
+	struct timespec until;
+	enum lun_state st;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&l->lock);
+	while (l->state == LUN_LOADING &&
+	       pthread_cond_timedwait(&l->changed, &l->lock, &until) == 0)
+		;
+	st = l->state;
+	pthread_mutex_unlock(&l->lock);
+	return st;
+}
+
+int lun_load(struct lun *l)
+{
+	int r = lun_load_start(l);
+
+	if (r <= 0)
+		return r;
+	return lun_wait_loaded(l, UINT32_MAX / 2) == LUN_READY ? 0 : BE_EOPEN;
 }
 
 void lun_set_prevent(struct lun *l, bool prevent)
@@ -326,10 +556,12 @@ static void lun_latency_add(struct lun_latency *lat, uint64_t us)
 	lat->sum_us += us;
 }
 
+/* --- I/O --------------------------------------------------------------- */
+
 /* Checks the media is the one the command started on; lock held. */
 static int lun_check_gen_locked(struct lun *l, uint32_t gen)
 {
-	if (l->state != LUN_READY || !l->be)
+	if (l->state != LUN_READY || !l->media)
 		return BE_ENOMEDIUM;
 	if (l->media_gen != gen)
 		return BE_ECHANGED;
@@ -344,42 +576,126 @@ static int lun_check_write_locked(struct lun *l, uint32_t gen)
 	return r == 0 && l->readonly ? BE_EROFS : r;
 }
 
-int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
-	     uint64_t offset)
+/* A reference on the current media of generation gen; lock held. */
+static int lun_ref_locked(struct lun *l, uint32_t gen, bool write,
+			  struct lun_media **m)
+{
+	int r = write ? lun_check_write_locked(l, gen)
+		      : lun_check_gen_locked(l, gen);
+
+	if (r == 0) {
+		l->media->refs++;
+		*m = l->media;
+	}
+	return r;
+}
+
+int lun_media_get(struct lun *l, uint32_t gen, struct lun_media **m)
 {
 	int r;
 
 	pthread_mutex_lock(&l->lock);
-	r = lun_check_gen_locked(l, gen);
-	if (r == 0) {
-		uint64_t t0 = lun_now_us();
-		r = backend_pread(l->be, buf, len, offset);
-		lun_latency_add(&l->stats.read_lat, lun_now_us() - t0);
-		l->stats.reads++;
-	}
-	if (r == 0)
-		l->stats.read_bytes += len;
-	else
-		l->stats.read_errors++;
+	r = lun_ref_locked(l, gen, false, m);
 	pthread_mutex_unlock(&l->lock);
 	return r;
 }
 
+void lun_media_put(struct lun *l, struct lun_media *m)
+{
+	struct lun_media *done;
+
+	pthread_mutex_lock(&l->lock);
+	done = lun_unref_locked(m);
+	pthread_mutex_unlock(&l->lock);
+	lun_media_dispose(done, false);
+}
+
+bool lun_media_direct(struct lun *l, uint32_t gen)
+{
+	bool r;
+
+	pthread_mutex_lock(&l->lock);
+	r = lun_check_gen_locked(l, gen) == 0 && l->media->direct;
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+/* Accounts for one media call of len bytes that took us microseconds
+ * (none for in-place transfers: they are not timed). */
+static void lun_account(struct lun *l, bool write, int r, uint32_t len,
+			const uint64_t *us)
+{
+	uint64_t *bytes = write ? &l->stats.write_bytes : &l->stats.read_bytes;
+	uint64_t *errs = write ? &l->stats.write_errors : &l->stats.read_errors;
+
+	pthread_mutex_lock(&l->lock);
+	if (us) {
+		lun_latency_add(write ? &l->stats.write_lat : &l->stats.read_lat,
+				*us);
+		(*(write ? &l->stats.writes : &l->stats.reads))++;
+	}
+	if (r == 0)
+		*bytes += len;
+	else
+		(*errs)++;
+	pthread_mutex_unlock(&l->lock);
+}
+
+int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
+	     uint64_t offset)
+{
+	struct lun_media *m;
+	uint64_t t0, us;
+	int r = lun_media_get(l, gen, &m);
+
+	if (r < 0) {
+		lun_account(l, false, r, len, NULL);
+		return r;
+	}
+	t0 = lun_now_us();
+	r = backend_pread(m->be, buf, len, offset);
+	us = lun_now_us() - t0;
+	lun_account(l, false, r, len, &us);
+	lun_media_put(l, m);
+	return r;
+}
+
+int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
+	      uint64_t offset, bool fua)
+{
+	struct lun_media *m = NULL;
+	uint64_t t0, us;
+	int r;
+
+	pthread_mutex_lock(&l->lock);
+	r = lun_ref_locked(l, gen, true, &m);
+	pthread_mutex_unlock(&l->lock);
+	if (r < 0) {
+		lun_account(l, true, r, len, NULL);
+		return r;
+	}
+	t0 = lun_now_us();
+	r = backend_pwrite(m->be, buf, len, offset, fua ? BACKEND_FUA : 0);
+	us = lun_now_us() - t0;
+	lun_account(l, true, r, len, &us);
+	lun_media_put(l, m);
+	return r;
+}
+
 int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
-		 const void **data, struct backend **pin)
+		 const void **data, struct lun_media **pin)
 {
 	int r;
 
 	pthread_mutex_lock(&l->lock);
 	r = lun_check_gen_locked(l, gen);
 	if (r == 0) {
-		*data = backend_map(l->be, len, offset);
+		*data = backend_map(l->media->be, len, offset);
 		if (*data) {
-			l->be->pins++;
-			*pin = l->be;
+			l->media->refs++;
+			*pin = l->media;
 			l->stats.reads++;
 			l->stats.read_bytes += len;
-			lun_latency_add(&l->stats.read_lat, 0);
 		} else {
 			r = BE_EUNSUPP;
 		}
@@ -389,19 +705,20 @@ int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
 }
 
 int lun_map_write(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
-		  void **data, struct backend **pin)
+		  void **data, struct lun_media **pin)
 {
 	int r;
 
 	pthread_mutex_lock(&l->lock);
 	r = lun_check_write_locked(l, gen);
 	if (r == 0) {
-		void *p = backend_map_write(l->be, len, offset);
+		void *p = l->media->no_map_write ? NULL
+			: backend_map_write(l->media->be, len, offset);
 
 		if (p) {
-			l->be->pins++;
+			l->media->refs++;
 			*data = p;
-			*pin = l->be;
+			*pin = l->media;
 		} else {
 			r = BE_EUNSUPP;
 		}
@@ -410,19 +727,10 @@ int lun_map_write(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
 	return r;
 }
 
-/* Drops a pin; lock held.  Returns the instance to close (outside the
- * lock) when it was the last pin on retired media, else NULL. */
-static struct backend *lun_unpin_locked(struct backend *pin)
-{
-	if (pin->pins > 0)
-		pin->pins--;
-	return pin->pins == 0 && pin->retired ? pin : NULL;
-}
-
-int lun_map_written(struct lun *l, uint32_t gen, struct backend *pin,
+int lun_map_written(struct lun *l, uint32_t gen, struct lun_media *pin,
 		    uint32_t len, bool ok)
 {
-	struct backend *done;
+	struct lun_media *done;
 	int r;
 
 	pthread_mutex_lock(&l->lock);
@@ -437,84 +745,54 @@ int lun_map_written(struct lun *l, uint32_t gen, struct backend *pin,
 			r = BE_EIO_WRITE;
 	}
 	l->stats.writes++;
-	lun_latency_add(&l->stats.write_lat, 0);
 	if (r == 0)
 		l->stats.write_bytes += len;
 	else
 		l->stats.write_errors++;
-	done = lun_unpin_locked(pin);
+	done = lun_unref_locked(pin);
 	pthread_mutex_unlock(&l->lock);
-	if (done)
-		lun_close_backend(l, done);
+	lun_media_dispose(done, false);
 	return r;
 }
 
-void lun_map_release(struct lun *l, struct backend *pin)
+void lun_map_release(struct lun *l, struct lun_media *pin)
 {
-	struct backend *done;
-
-	pthread_mutex_lock(&l->lock);
-	done = lun_unpin_locked(pin);
-	pthread_mutex_unlock(&l->lock);
-	if (done)
-		lun_close_backend(l, done);
-}
-
-int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
-	      uint64_t offset, bool fua)
-{
-	int r;
-
-	pthread_mutex_lock(&l->lock);
-	r = lun_check_write_locked(l, gen);
-	if (r == 0) {
-		uint64_t t0 = lun_now_us();
-		r = backend_pwrite(l->be, buf, len, offset,
-				   fua ? BACKEND_FUA : 0);
-		lun_latency_add(&l->stats.write_lat, lun_now_us() - t0);
-		l->stats.writes++;
-	}
-	if (r == 0)
-		l->stats.write_bytes += len;
-	else
-		l->stats.write_errors++;
-	pthread_mutex_unlock(&l->lock);
-	return r;
+	lun_media_put(l, pin);
 }
 
 int lun_ready(struct lun *l, uint32_t gen)
 {
-	int r;
+	struct lun_media *m;
+	int r = lun_media_get(l, gen, &m);
 
-	pthread_mutex_lock(&l->lock);
-	r = lun_check_gen_locked(l, gen);
-	if (r == 0)
-		r = backend_ready(l->be);
-	pthread_mutex_unlock(&l->lock);
+	if (r < 0)
+		return r;
+	r = backend_ready(m->be);
+	lun_media_put(l, m);
 	return r;
 }
 
 int lun_flush(struct lun *l, uint32_t gen)
 {
-	int r;
+	struct lun_media *m;
+	int r = lun_media_get(l, gen, &m);
 
-	pthread_mutex_lock(&l->lock);
-	r = lun_check_gen_locked(l, gen);
-	if (r == 0)
-		r = backend_flush(l->be);
-	pthread_mutex_unlock(&l->lock);
+	if (r < 0)
+		return r;
+	r = backend_flush(m->be);
+	lun_media_put(l, m);
 	return r;
 }
 
 int lun_trim(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset)
 {
-	int r;
+	struct lun_media *m;
+	int r = lun_media_get(l, gen, &m);
 
-	pthread_mutex_lock(&l->lock);
-	r = lun_check_gen_locked(l, gen);
-	if (r == 0)
-		r = backend_trim(l->be, len, offset);
-	pthread_mutex_unlock(&l->lock);
+	if (r < 0)
+		return r;
+	r = backend_trim(m->be, len, offset);
+	lun_media_put(l, m);
 	return r;
 }
 
@@ -564,9 +842,9 @@ void lun_get_info(struct lun *l, struct lun_info *o)
 	o->state = l->state;
 	o->changing = l->changing;
 	o->prevent = l->prevent;
-	o->readonly = l->be ? l->readonly : l->cfg_readonly;
+	o->readonly = l->media ? l->readonly : l->cfg_readonly;
 	o->host_ejected = l->host_ejected;
-	o->size = l->be ? l->be->size : 0;
+	o->size = l->media ? l->media->be->size : 0;
 	o->media_gen = l->media_gen;
 	if (l->source)
 		backend_redact(l->source, o->source, sizeof o->source);

@@ -13,16 +13,27 @@
  * so an I/O started on old media never touches the new one.
  *
  * Locking: `lock` protects every field below it.  lun_* functions take it
- * themselves; callers never hold it.  The USB thread and the admin API may
- * call them concurrently.  Backend I/O is done under the lock (one command
- * at a time per LUN, as BOT allows), so an eject waits for the command in
- * flight and never closes media under it.
+ * themselves; callers never hold it.  The USB thread, the media I/O workers
+ * (mio.h) and the admin API may call them concurrently.  The lock is never
+ * held across media I/O: an I/O takes a reference on the media instance
+ * (struct lun_media) under the lock, drops the lock, calls the backend,
+ * and drops the reference.  An eject or swap retires the instance at once
+ * (the host sees the change); a retired instance is flushed and closed when
+ * its last reference goes, so an eject never waits for a slow server and
+ * never closes media under a call in flight.
+ *
+ * Threads that must not block (the USB threads) never close media
+ * themselves: closes they cause (a host eject, the last reference of a
+ * retired instance) and the host's load run on the executor set with
+ * lun_set_executor() (the media I/O workers); without one they run at once
+ * on the caller's thread (tests, --no-usb).
  */
 #ifndef NS_LUN_H
 #define NS_LUN_H
 
 #include "backend.h"
 #include "config.h"
+#include "mio.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -78,6 +89,9 @@ struct lun_snapshot {
 	uint32_t media_gen;
 };
 
+/* One opened media instance and its references (lun.c). */
+struct lun_media;
+
 struct lun {
 	/* Fixed after lun_init. */
 	unsigned id;
@@ -89,8 +103,12 @@ struct lun {
 	char serial[33];           /* VPD 0x80 unit serial number */
 
 	pthread_mutex_t lock;
+	pthread_cond_t changed;    /* state changed, or retired media closed */
 	enum lun_state state;
-	struct backend *be;        /* NULL unless READY */
+	struct lun_media *media;   /* NULL unless READY */
+	struct lun_media *retired; /* retired instances not closed yet */
+	uint32_t load_seq;         /* bumped by every load: a stale open
+	                            * that finishes late is not installed */
 	char *source;              /* current media, or the last one after a
 	                            * host eject so a load can reinsert it */
 	bool source_readonly;      /* `source` was inserted read-only */
@@ -134,8 +152,21 @@ int lun_insert(struct lun *l, const char *source, bool readonly,
 int lun_eject(struct lun *l, bool force, bool by_host);
 
 /* Host "close the tray" (START STOP UNIT LoEj+Start): reopens the media the
- * host ejected.  Returns 0 (also when already loaded) or a backend error. */
+ * host ejected, on the executor.  Returns at once: 1 when a load started
+ * (the LUN is LOADING until it ends: the host gets 02/04/01 meanwhile),
+ * 0 when there was nothing to load (already loaded, never ejected by the
+ * host, an admin change running), -1 when the job could not start. */
+int lun_load_start(struct lun *l);
+/* Waits while the LUN is LOADING, at most ms milliseconds; returns the
+ * state then.  May block: never on a USB thread. */
+enum lun_state lun_wait_loaded(struct lun *l, unsigned ms);
+/* lun_load_start(), then waits for the load to end: 0, or a backend
+ * error when the media could not be opened. */
 int lun_load(struct lun *l);
+
+/* Where closes and host loads run (the media I/O workers); NULL: at once
+ * on the caller's thread.  Set before the USB threads start. */
+void lun_set_executor(struct mio *m);
 
 void lun_set_prevent(struct lun *l, bool prevent);
 
@@ -153,6 +184,13 @@ struct lun_media_req {
 /* lun_insert() with options and a catalog name. */
 int lun_insert_req(struct lun *l, const struct lun_media_req *r,
 		   char *err, size_t errlen);
+/* An admin swap: lun_insert_req(), refused when the host holds PREVENT
+ * MEDIUM REMOVAL on loaded media and !force.  The check and the start of
+ * the change are made under one lock hold, so a PREVENT can never slip in
+ * between them.  Returns 0, or -1 with errno EBUSY (prevented: nothing
+ * changed) or EIO (the open failed: err says why; the LUN is EMPTY). */
+int lun_swap(struct lun *l, const struct lun_media_req *r, bool force,
+	     char *err, size_t errlen);
 
 /* Serialises admin media changes on one LUN: lun_change_begin() returns
  * 0 and marks the LUN as changing, or -1 with errno EBUSY when another
@@ -188,43 +226,63 @@ void lun_add_ua(struct lun *l, unsigned ua);
 uint32_t lun_take_ua(struct lun *l);
 bool lun_has_ua(struct lun *l);
 
+/* --- media references ------------------------------------------------ */
+
+/* A reference on the media of generation `gen`: 0 with *m set, or
+ * BE_ENOMEDIUM / BE_ECHANGED when the media is gone or was swapped since
+ * the command started.  The instance stays open (even when it is ejected
+ * or replaced meanwhile) until lun_media_put(); a reference is for the
+ * length of one I/O, never longer than a backend deadline. */
+int lun_media_get(struct lun *l, uint32_t gen, struct lun_media **m);
+/* Drops a reference; the last one on retired media hands the close to the
+ * executor.  Never blocks. */
+void lun_media_put(struct lun *l, struct lun_media *m);
+/* Whether the media's bytes can be served in place (backend_map): a local
+ * file or RAM.  Such media needs no worker: the USB thread moves its data
+ * without waiting.  Other media (network, or behind a layer that changes
+ * data or timing) goes through the media I/O workers. */
+bool lun_media_direct(struct lun *l, uint32_t gen);
+
 /* I/O on the media of generation `gen`, in bytes.  Returns 0 or a negative
  * enum backend_err; BE_ENOMEDIUM / BE_ECHANGED when the media is gone or
- * was swapped since the command started. */
+ * was swapped since the command started.  These wait for the media: call
+ * them from a media I/O worker (or on direct media, whose calls do not
+ * wait on a network). */
 int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 	     uint64_t offset);
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	      uint64_t offset, bool fua);
-/* Zero-copy I/O.  Transfers that point into the media's mapping pin it:
- * on 0, *pin is the media instance and it stays mapped and open until
+int lun_flush(struct lun *l, uint32_t gen);
+int lun_trim(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset);
+/* Whether the media can serve I/O right now (a network backend may be
+ * reconnecting: BE_ERETRY).  Never blocks. */
+int lun_ready(struct lun *l, uint32_t gen);
+
+/* Zero-copy I/O.  Transfers that point into the media's mapping pin it
+ * (a media reference): on 0, *pin stays mapped and open until
  * lun_map_release(l, *pin), even when it is ejected or replaced meanwhile
  * (a media change never waits for the host; the last release closes the
  * old instance).  BE_EUNSUPP when the bytes cannot be mapped: copy with
- * lun_read()/lun_write().
+ * lun_read()/lun_write().  Never block.
  *
  * lun_map_read: *data points at the bytes (backend_map).  Release as soon
  * as they are consumed (FunctionFS copies IN data inside io_submit). */
 int lun_map_read(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
-		 const void **data, struct backend **pin);
+		 const void **data, struct lun_media **pin);
 /* lun_map_write: *data is where the host's bytes go (backend_map_write;
  * *data and *pin are left alone on failure);
  * BE_EROFS on read-only media.  Once they have landed (or failed to),
  * lun_map_written() accounts for them and releases the pin. */
 int lun_map_write(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset,
-		  void **data, struct backend **pin);
+		  void **data, struct lun_media **pin);
 /* ok: whether the len bytes were stored.  Returns 0, BE_EIO_WRITE when
  * they were not (in-place writes are then switched off for this media, so
  * the host's retry goes through pwrite and gets its precise error), or
  * BE_ENOMEDIUM / BE_ECHANGED when the media was ejected or swapped
  * meanwhile (the bytes went to the old media, which is flushed on close;
  * the host is told, as for a copied write). */
-int lun_map_written(struct lun *l, uint32_t gen, struct backend *pin,
+int lun_map_written(struct lun *l, uint32_t gen, struct lun_media *pin,
 		    uint32_t len, bool ok);
-void lun_map_release(struct lun *l, struct backend *pin);
-int lun_flush(struct lun *l, uint32_t gen);
-/* Whether the media can serve I/O right now (a network backend may be
- * reconnecting: BE_ERETRY).  Never blocks. */
-int lun_ready(struct lun *l, uint32_t gen);
-int lun_trim(struct lun *l, uint32_t gen, uint32_t len, uint64_t offset);
+void lun_map_release(struct lun *l, struct lun_media *pin);
 
 #endif

@@ -6,7 +6,8 @@
  * go), drain queued transfers, flush and close media, remove the gadget.
  *
  * One thread runs USB: it polls ep0 (events), the AIO eventfd (transfer
- * completions) and a signalfd.  The admin API (api.c) runs its own
+ * completions), the media I/O workers' eventfd (media job completions,
+ * mio.h) and a signalfd.  The admin API (api.c) runs its own
  * threads, started after the LUNs and stopped before them; the USB thread
  * hands it the device state with api_set_usb().
  *
@@ -20,6 +21,7 @@
 #include "gadget.h"
 #include "log.h"
 #include "lun.h"
+#include "mio.h"
 #include "scsi.h"
 #include "usbio.h"
 
@@ -39,6 +41,9 @@
 #define DEFAULT_CONFIG "/etc/netstick/config.yaml"
 /* Longest wait for cancelled transfers at shutdown. */
 #define SHUTDOWN_DRAIN_MS 2000
+/* Media I/O workers: a READ's segments (BOT_SEGS) of one LUN in
+ * parallel, plus room for flushes, opens and closes of the others. */
+#define MEDIA_WORKERS 6
 
 struct daemon {
 	struct config *cfg;
@@ -48,6 +53,8 @@ struct daemon {
 	struct ffs ffs;
 	struct usbio usbio;
 	struct bot bot;
+	struct mio mio;            /* media I/O workers (mio.h) */
+	bool mio_on;
 	struct api_server *api;
 	bool no_usb;
 	int sigfd;
@@ -251,18 +258,19 @@ static int run_loop(struct daemon *d)
 
 	ev.arg = d;
 	while (!d->stop) {
-		struct pollfd p[3] = {
+		struct pollfd p[4] = {
 			{ .fd = d->sigfd, .events = POLLIN },
 			{ .fd = usbio_fd(&d->usbio), .events = POLLIN },
 			{ .fd = d->ffs.setup_pending ? -1 : d->ffs.ep0,
 			  .events = POLLIN },
+			{ .fd = mio_fd(&d->mio), .events = POLLIN },
 		};
 		int timeout, r = 0;
 
 		usbio_lock(&d->usbio);
 		timeout = usbio_poll_timeout(&d->usbio);
 		usbio_unlock(&d->usbio);
-		if (poll(p, 3, timeout) < 0) {
+		if (poll(p, 4, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err("poll");
@@ -273,6 +281,8 @@ static int run_loop(struct daemon *d)
 		usbio_lock(&d->usbio);
 		/* Also on a timeout: repeats a pending cancel. */
 		usbio_reap(&d->usbio);
+		if (p[3].revents)
+			mio_reap(&d->mio);
 		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
 			r = -1;
 		usbio_flush(&d->usbio);
@@ -307,7 +317,7 @@ static void drain_transfers(struct daemon *d)
 
 	usbio_lock(&d->usbio);
 	bot_disable(&d->bot);
-	busy = usbio_busy(&d->usbio);
+	busy = usbio_busy(&d->usbio) + d->bot.jobs;
 	usbio_unlock(&d->usbio);
 	for (int waited = 0; busy && waited < SHUTDOWN_DRAIN_MS; waited++) {
 		struct pollfd p = { .fd = usbio_fd(&d->usbio), .events = POLLIN };
@@ -315,12 +325,35 @@ static void drain_transfers(struct daemon *d)
 		(void)poll(&p, 1, 1);
 		usbio_lock(&d->usbio);
 		usbio_reap(&d->usbio);   /* also repeats the cancel */
+		mio_reap(&d->mio);
 		usbio_flush(&d->usbio);
-		busy = usbio_busy(&d->usbio);
+		busy = usbio_busy(&d->usbio) + d->bot.jobs;
 		usbio_unlock(&d->usbio);
 	}
 	if (busy)
 		log_warnx("%u transfers still queued at exit", busy);
+}
+
+static int start_media_workers(struct daemon *d)
+{
+	if (mio_init(&d->mio, MEDIA_WORKERS) < 0) {
+		log_err("media I/O workers");
+		return -1;
+	}
+	d->mio_on = true;
+	lun_set_executor(&d->mio);
+	return 0;
+}
+
+/* Runs what is still queued (closes of retired media), joins the
+ * workers; from then on closes run on the caller's thread. */
+static void stop_media_workers(struct daemon *d)
+{
+	if (!d->mio_on)
+		return;
+	lun_set_executor(NULL);
+	mio_fini(&d->mio);
+	d->mio_on = false;
 }
 
 static int start_usb(struct daemon *d)
@@ -339,6 +372,7 @@ static int start_usb(struct daemon *d)
 		return -1;
 	}
 	usbio_set_bot(&d->usbio, &d->bot);
+	bot_set_mio(&d->bot, &d->mio);
 	if (cfg->gadget.manage && gadget_bind(&d->gadget, cfg->gadget.udc) < 0)
 		return -1;
 	api_set_udc(d->api, d->gadget.udc);
@@ -355,6 +389,10 @@ static void stop_usb(struct daemon *d)
 	if (d->bot.pool) {
 		drain_transfers(d);
 		usbio_fini(&d->usbio);
+		/* Workers may still be in a media call into the BOT's
+		 * buffers: they end (bounded by the backends' deadlines)
+		 * before the buffers go. */
+		stop_media_workers(d);
 		bot_fini(&d->bot);
 	}
 	ffs_close(&d->ffs);
@@ -374,6 +412,8 @@ static int run_daemon(struct daemon *d)
 	}
 	if (setup_luns(d) < 0)
 		return 1;
+	if (start_media_workers(d) < 0)
+		goto out;
 	if (d->cfg->api.enabled &&
 	    !(d->api = api_start(d->cfg, d->luns, d->cfg->nluns, !d->no_usb)))
 		goto out;
@@ -396,6 +436,7 @@ static int run_daemon(struct daemon *d)
 out:
 	api_stop(d->api);
 	d->api = NULL;
+	stop_media_workers(d);
 	for (unsigned i = 0; i < d->cfg->nluns; i++)
 		lun_fini(&d->luns[i]);
 	return rc;

@@ -28,6 +28,10 @@ enum {
 
 /* Scratch size for VERIFY with BYTCHK=0 (media read-back). */
 #define SCSI_VERIFY_CHUNK (128u * 1024)
+/* START STOP UNIT load with IMMED=0 waits this long for the open, then
+ * answers NOT READY, BECOMING READY (UEFI gives up on a command after
+ * 5 s; the host retries). */
+#define SCSI_LOAD_WAIT_MS 4000
 
 void scsi_fail(struct scsi_cmd *c, uint32_t sense)
 {
@@ -147,27 +151,22 @@ static void scsi_write(struct lun *l, struct scsi_cmd *c,
 	scsi_media_xfer(l, c, s, SCSI_DATA_WRITE, lba, n);
 }
 
-/* VERIFY BYTCHK=0: read the range back and report unreadable blocks. */
-static void scsi_verify_medium(struct lun *l, struct scsi_cmd *c)
+/* VERIFY BYTCHK=0, on a worker: read the range back; the first
+ * unreadable chunk's offset goes to c->job_at. */
+static void scsi_verify_run(struct lun *l, struct scsi_cmd *c)
 {
 	uint64_t left = c->length, off = 0;
-	uint8_t *tmp;
+	uint8_t *tmp = malloc(SCSI_VERIFY_CHUNK);
 
-	c->dir = SCSI_DIR_NONE;
-	c->data = SCSI_DATA_NONE;
-	c->length = 0;
-	if (left == 0)
-		return;
-	tmp = malloc(SCSI_VERIFY_CHUNK);
-	if (!tmp)
-		return scsi_fail(c, SENSE_HARDWARE_ERROR);
-	while (left > 0) {
+	c->job_err = tmp ? 0 : BE_ENOMEM;
+	c->job_at = 0;
+	while (tmp && left > 0) {
 		uint32_t n = left < SCSI_VERIFY_CHUNK ? (uint32_t)left
 						      : SCSI_VERIFY_CHUNK;
 		int r = lun_read(l, c->media_gen, tmp, n, c->offset + off);
 		if (r < 0) {
-			scsi_fail(c, sense_from_backend(r, false));
-			scsi_set_info(c, (c->offset + off) >> l->block_shift);
+			c->job_err = r;
+			c->job_at = off;
 			break;
 		}
 		off += n;
@@ -187,8 +186,12 @@ static void scsi_verify(struct lun *l, struct scsi_cmd *c,
 		return scsi_fail(c, SENSE_INVALID_FIELD_CDB);
 	scsi_decode_rw(c->cdb, &lba, &n);
 	scsi_media_xfer(l, c, s, SCSI_DATA_COMPARE, lba, n);
-	if (c->status == SCSI_STATUS_GOOD && bytchk == 0)
-		scsi_verify_medium(l, c);
+	if (c->status != SCSI_STATUS_GOOD || bytchk != 0)
+		return;
+	/* No data phase: the range is read back on a worker. */
+	c->dir = SCSI_DIR_NONE;
+	c->data = SCSI_DATA_NONE;
+	c->job = c->length ? SCSI_JOB_VERIFY : SCSI_JOB_NONE;
 }
 
 static void scsi_sync_cache(struct lun *l, struct scsi_cmd *c,
@@ -196,14 +199,13 @@ static void scsi_sync_cache(struct lun *l, struct scsi_cmd *c,
 {
 	uint64_t lba;
 	uint32_t n;
-	int r;
 
+	(void)l;
 	scsi_decode_rw(c->cdb, &lba, &n);
 	if (!scsi_range_ok(c, s, lba, n))
 		return;
-	r = lun_flush(l, s->media_gen);
-	if (r < 0)
-		scsi_fail(c, sense_from_backend(r, true));
+	c->media_gen = s->media_gen;
+	c->job = SCSI_JOB_FLUSH;
 }
 
 static void scsi_read_capacity10(struct lun *l, struct scsi_cmd *c,
@@ -211,6 +213,9 @@ static void scsi_read_capacity10(struct lun *l, struct scsi_cmd *c,
 {
 	uint64_t last = s->nblocks - 1;
 
+	/* PMI=0: the LOGICAL BLOCK ADDRESS field must be zero (SBC-3 5.16). */
+	if (!(c->cdb[8] & 0x01) && get_be32(c->cdb + 2) != 0)
+		return scsi_fail(c, SENSE_INVALID_FIELD_CDB);
 	put_be32(c->buf, last > 0xfffffffe ? 0xffffffff : (uint32_t)last);
 	put_be32(c->buf + 4, l->block_size);
 	scsi_reply(c, 8, 8);
@@ -290,8 +295,15 @@ static void scsi_start_stop(struct lun *l, struct scsi_cmd *c,
 	if (!l->removable)
 		return scsi_fail(c, SENSE_INVALID_FIELD_CDB);
 	if (start) {
-		if (lun_load(l) < 0)
+		int r = lun_load_start(l);
+
+		/* The open runs on a worker: IMMED=1 answers now (the host
+		 * then polls with TEST UNIT READY and gets 02/04/01 until
+		 * the media is in), IMMED=0 waits for it (bounded). */
+		if (r < 0)
 			scsi_fail(c, SENSE_NOT_READY_NO_MEDIUM);
+		else if (r > 0 && !(c->cdb[1] & 0x01))
+			c->job = SCSI_JOB_LOAD_WAIT;
 		return;
 	}
 	if (s->prevent)
@@ -403,6 +415,8 @@ void scsi_cmd_prepare(const struct scsi_target *t, struct lun *l,
 	c->sense = SENSE_NONE;
 	c->info_valid = false;
 	c->fua = false;
+	c->job = SCSI_JOB_NONE;
+	c->job_err = 0;
 	if (c->cdb[0] != OP_REQUEST_SENSE) {
 		l->sense = SENSE_NONE;
 		l->sense_info_valid = false;
@@ -420,8 +434,8 @@ void scsi_cmd_prepare(const struct scsi_target *t, struct lun *l,
 }
 
 /* A media read failed: CHECK CONDITION with the LBA in INFORMATION. */
-static void scsi_read_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
-			     int err)
+void scsi_read_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		      int err)
 {
 	log_debug(LOG_MOD_SCSI, "lun %u: read at %llu: %s", l->id,
 		  (unsigned long long)(c->offset + off), backend_strerror(err));
@@ -448,7 +462,7 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 }
 
 int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		  uint32_t len, const void **data, struct backend **pin)
+		  uint32_t len, const void **data, struct lun_media **pin)
 {
 	int r;
 
@@ -475,7 +489,7 @@ static void scsi_out_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
 }
 
 /* Compares host data with the media for VERIFY BYTCHK=1. */
-static int scsi_compare(struct lun *l, struct scsi_cmd *c, uint64_t off,
+static int scsi_compare(struct lun *l, const struct scsi_cmd *c, uint64_t off,
 			const void *buf, uint32_t len)
 {
 	uint8_t *tmp = malloc(len);
@@ -490,17 +504,9 @@ static int scsi_compare(struct lun *l, struct scsi_cmd *c, uint64_t off,
 	return r;
 }
 
-int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		  const void *buf, uint32_t len)
+int scsi_data_out_run(struct lun *l, const struct scsi_cmd *c, uint64_t off,
+		      const void *buf, uint32_t len)
 {
-	int r;
-
-	if (c->status != SCSI_STATUS_GOOD)
-		return -1;
-	if (c->data == SCSI_DATA_BUF) {
-		memcpy(c->buf + off, buf, len);
-		return 0;
-	}
 	if (c->data == SCSI_DATA_WRITE) {
 		/* Only whole blocks reach the media: a host that ends the
 		 * data early (BOT case 13, a short packet) leaves a partial
@@ -509,12 +515,17 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 		len &= ~(l->block_size - 1);
 		if (len == 0)
 			return 0;
+		return lun_write(l, c->media_gen, buf, len, c->offset + off,
+				 c->fua);
 	}
-	if (c->data == SCSI_DATA_COMPARE)
-		r = scsi_compare(l, c, off, buf, len);
-	else
-		r = lun_write(l, c->media_gen, buf, len, c->offset + off,
-			      c->fua);
+	return scsi_compare(l, c, off, buf, len);
+}
+
+int scsi_data_out_done(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		       int r)
+{
+	if (c->status != SCSI_STATUS_GOOD)
+		return -1;
 	if (r == 0)
 		return 0;
 	scsi_out_failed(l, c, off, r > 0 ? SENSE_MISCOMPARE
@@ -522,8 +533,79 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 	return -1;
 }
 
+int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		  const void *buf, uint32_t len)
+{
+	if (c->status != SCSI_STATUS_GOOD)
+		return -1;
+	if (c->data == SCSI_DATA_BUF) {
+		memcpy(c->buf + off, buf, len);
+		return 0;
+	}
+	return scsi_data_out_done(l, c, off,
+				  scsi_data_out_run(l, c, off, buf, len));
+}
+
+bool scsi_data_async(struct lun *l, const struct scsi_cmd *c)
+{
+	if (c->data != SCSI_DATA_READ && c->data != SCSI_DATA_WRITE &&
+	    c->data != SCSI_DATA_COMPARE)
+		return false;
+	return !lun_media_direct(l, c->media_gen);
+}
+
+int scsi_media_read(struct lun *l, const struct scsi_cmd *c, uint64_t off,
+		    void *buf, uint32_t len)
+{
+	return lun_read(l, c->media_gen, buf, len, c->offset + off);
+}
+
+void scsi_job_run(struct lun *l, struct scsi_cmd *c)
+{
+	enum lun_state st;
+
+	switch (c->job) {
+	case SCSI_JOB_FLUSH:
+		c->job_err = lun_flush(l, c->media_gen);
+		break;
+	case SCSI_JOB_VERIFY:
+		scsi_verify_run(l, c);
+		break;
+	case SCSI_JOB_LOAD_WAIT:
+		st = lun_wait_loaded(l, SCSI_LOAD_WAIT_MS);
+		c->job_err = st == LUN_READY ? 0
+			     : st == LUN_LOADING ? BE_ERETRY : BE_ENOMEDIUM;
+		break;
+	case SCSI_JOB_NONE:
+		break;
+	}
+}
+
+void scsi_job_done(struct lun *l, struct scsi_cmd *c)
+{
+	int r = c->job_err;
+
+	if (r == 0 || c->status != SCSI_STATUS_GOOD)
+		return;
+	switch (c->job) {
+	case SCSI_JOB_FLUSH:
+		scsi_fail(c, sense_from_backend(r, true));
+		break;
+	case SCSI_JOB_VERIFY:
+		scsi_fail(c, sense_from_backend(r, false));
+		scsi_set_info(c, (c->offset + c->job_at) >> l->block_shift);
+		break;
+	case SCSI_JOB_LOAD_WAIT:
+		scsi_fail(c, r == BE_ERETRY ? SENSE_NOT_READY_BECOMING
+					    : SENSE_NOT_READY_NO_MEDIUM);
+		break;
+	case SCSI_JOB_NONE:
+		break;
+	}
+}
+
 bool scsi_data_map_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		       uint32_t len, void **data, struct backend **pin)
+		       uint32_t len, void **data, struct lun_media **pin)
 {
 	/* FUA writes copy: pwritev2(RWF_DSYNC) makes just them durable. */
 	if (c->data != SCSI_DATA_WRITE || c->status != SCSI_STATUS_GOOD ||
@@ -534,7 +616,7 @@ bool scsi_data_map_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 }
 
 int scsi_data_out_mapped(struct lun *l, struct scsi_cmd *c, uint64_t off,
-			 struct backend *pin, uint32_t len, bool ok)
+			 struct lun_media *pin, uint32_t len, bool ok)
 {
 	int r = lun_map_written(l, c->media_gen, pin, len, ok);
 

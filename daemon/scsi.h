@@ -9,7 +9,17 @@
  * scsi_data_out(); scsi_cmd_complete() ends the command and stores the
  * sense for REQUEST SENSE.
  *
- * All functions run on the USB thread.  None blocks except on the backend.
+ * Media that is not direct (lun_media_direct: network media, or behind a
+ * layer) is never read or written on the USB thread: the transport moves
+ * its data through the media I/O workers with scsi_media_read() /
+ * scsi_data_out_run() there and applies the result with scsi_read_failed()
+ * / scsi_data_out_done() back on the USB thread.  Commands whose work waits
+ * on media without moving data (SYNCHRONIZE CACHE, VERIFY BYTCHK=0, START
+ * STOP UNIT load with IMMED=0) leave c->job set: the transport runs
+ * scsi_job_run() on a worker and scsi_job_done() after, before the status.
+ *
+ * Everything but the *_run functions runs on a USB thread and never waits
+ * on media that is not direct.
  */
 #ifndef NS_SCSI_H
 #define NS_SCSI_H
@@ -35,6 +45,14 @@ enum scsi_data {
 
 #define SCSI_BUF_SIZE 4096
 
+/* Work a command leaves for a media I/O worker (scsi_job_run). */
+enum scsi_job {
+	SCSI_JOB_NONE = 0,
+	SCSI_JOB_FLUSH,        /* SYNCHRONIZE CACHE */
+	SCSI_JOB_VERIFY,       /* VERIFY BYTCHK=0: read the range back */
+	SCSI_JOB_LOAD_WAIT,    /* START STOP UNIT load, IMMED=0 */
+};
+
 struct scsi_target {
 	struct lun *luns;
 	unsigned nluns;
@@ -59,6 +77,11 @@ struct scsi_cmd {
 	uint32_t media_gen;
 	bool fua;
 
+	/* Set by scsi_cmd_prepare(), run by the transport. */
+	enum scsi_job job;
+	int job_err;            /* scsi_job_run's result ... */
+	uint64_t job_at;        /* ... and the byte offset it failed at */
+
 	uint8_t buf[SCSI_BUF_SIZE];
 };
 
@@ -75,7 +98,7 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
  * lun_map_release(l, *pin) once they are consumed), 0 when they must be
  * copied with scsi_data_in(), or -1 after setting CHECK CONDITION. */
 int scsi_data_map(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		  uint32_t len, const void **data, struct backend **pin);
+		  uint32_t len, const void **data, struct lun_media **pin);
 
 /* Consume `len` bytes of host data at byte `off`.  Returns 0, or -1 after
  * setting CHECK CONDITION (later calls for the same command are ignored). */
@@ -87,14 +110,41 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
  * bytes are all media data, whole blocks, no FUA; false when they must
  * be copied through scsi_data_out().  Never sets a status. */
 bool scsi_data_map_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
-		       uint32_t len, void **data, struct backend **pin);
+		       uint32_t len, void **data, struct lun_media **pin);
 /* The bytes of scsi_data_map_out() have landed (ok, len of them) or
  * failed to: accounts for them and releases the pin.  Returns 0, or -1
  * after setting CHECK CONDITION (or when the command had already failed).
  * A short transfer may leave a torn last block in the media, as any
  * failed write may. */
 int scsi_data_out_mapped(struct lun *l, struct scsi_cmd *c, uint64_t off,
-			 struct backend *pin, uint32_t len, bool ok);
+			 struct lun_media *pin, uint32_t len, bool ok);
+
+/* Whether this command's media data goes through the media I/O workers
+ * (a READ, WRITE or VERIFY BYTCHK=1 on media that is not direct). */
+bool scsi_data_async(struct lun *l, const struct scsi_cmd *c);
+/* On a worker: reads len bytes of the command's media data at command
+ * byte off into buf.  0 or a backend error (for scsi_read_failed). */
+int scsi_media_read(struct lun *l, const struct scsi_cmd *c, uint64_t off,
+		    void *buf, uint32_t len);
+/* A media read at command byte off failed with err: CHECK CONDITION with
+ * the LBA in INFORMATION. */
+void scsi_read_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		      int err);
+/* On a worker: stores (WRITE) or compares (VERIFY BYTCHK=1) len bytes of
+ * host data at command byte off; only whole blocks reach the media.
+ * Returns 0, a backend error, or 1 on a miscompare.  Reads c only. */
+int scsi_data_out_run(struct lun *l, const struct scsi_cmd *c, uint64_t off,
+		      const void *buf, uint32_t len);
+/* Back on the USB thread: applies scsi_data_out_run's result r.  Returns
+ * 0, or -1 after setting CHECK CONDITION (or when the command had already
+ * failed: the first failure is the one reported). */
+int scsi_data_out_done(struct lun *l, struct scsi_cmd *c, uint64_t off,
+		       int r);
+/* On a worker: the command's c->job.  Stores its result in c->job_err /
+ * c->job_at; touches nothing else of c. */
+void scsi_job_run(struct lun *l, struct scsi_cmd *c);
+/* Back on the USB thread: turns the job's result into the status. */
+void scsi_job_done(struct lun *l, struct scsi_cmd *c);
 
 /* End the command: `moved` bytes of data actually moved.  Processes
  * parameter lists (MODE SELECT) and records the sense for REQUEST SENSE.

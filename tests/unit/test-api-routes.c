@@ -278,7 +278,12 @@ TEST(test_api_eject_while_host_locked_409_then_forced)
 	force_value = NULL;
 	EXPECT("PUT", "/api/v1/luns/0/media", "{\"source\":\"memory:2M\"}",
 	       409, "medium_locked");
-	CHECK_EQ(luns[0].be->size, 1 << 20);
+	{
+		struct lun_info li;
+
+		lun_get_info(&luns[0], &li);
+		CHECK_EQ(li.size, 1 << 20);
+	}
 	force_value = "true";
 	EXPECT("PUT", "/api/v1/luns/0/media", "{\"source\":\"memory:2M\"}",
 	       200, "(none)");

@@ -389,7 +389,7 @@ TEST(test_lun_eject_insert_race_with_io)
 TEST(test_lun_map_read_pins_media_across_eject)
 {
 	const void *p = NULL, *q = NULL;
-	struct backend *pin = NULL, *pin2 = NULL;
+	struct lun_media *pin = NULL, *pin2 = NULL;
 	uint8_t pat[512];
 	uint32_t gen;
 
@@ -417,7 +417,7 @@ TEST(test_lun_map_read_pins_media_across_eject)
  * media over to copied writes. */
 TEST(test_lun_map_write_stores_in_place)
 {
-	struct backend *pin = NULL;
+	struct lun_media *pin = NULL;
 	uint8_t got[512];
 	void *p = NULL;
 	uint32_t gen;
@@ -450,7 +450,7 @@ TEST(test_lun_map_write_stores_in_place)
  * the command is told the media changed. */
 TEST(test_lun_map_write_across_media_change)
 {
-	struct backend *pin = NULL;
+	struct lun_media *pin = NULL;
 	void *p = NULL;
 	uint32_t gen;
 
@@ -467,7 +467,7 @@ TEST(test_lun_map_write_across_media_change)
 /* Read-only media never hands out writable memory. */
 TEST(test_lun_map_write_refused_read_only)
 {
-	struct backend *pin = NULL;
+	struct lun_media *pin = NULL;
 	void *p = NULL;
 
 	up_with("memory:1M", true, true, 512);
