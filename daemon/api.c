@@ -358,8 +358,9 @@ struct api_server *api_start(const struct config *cfg, struct lun *luns,
 		       !(key = api_read_file(cfg->api.tls_key))))
 		goto fail;
 	if (api_token_load(&cfg->api, s->token, sizeof s->token) < 0 ||
-	    api_policy_init(&s->policy, &cfg->api) < 0 || events_open() < 0)
+	    media_policy_init(&s->policy, &cfg->api) < 0 || events_open() < 0)
 		goto fail;
+	s->media = (struct media_service){ .cfg = cfg, .policy = &s->policy };
 	lun_set_observer(api_sse_lun_observer, s);
 	if (api_start_mhd(s, cert, key) < 0)
 		goto fail;
@@ -383,7 +384,7 @@ void api_stop(struct api_server *s)
 	events_close();           /* ends the event streams */
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
-	api_policy_fini(&s->policy);
+	media_policy_fini(&s->policy);
 	pthread_mutex_destroy(&s->udc_lock);
 	explicit_bzero(s->token, sizeof s->token);
 	free(s);

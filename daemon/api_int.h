@@ -3,7 +3,6 @@
  *   api.c         libmicrohttpd daemon, request bodies, auth, replies
  *   api_routes.c  the route table and handlers (JSON in, JSON out)
  *   api_json.c    status / LUN / image objects, error bodies
- *   api_policy.c  which media sources a client may insert
  *   api_token.c   the bearer token: load, generate, compare
  *   api_sse.c     GET /api/v1/events
  *   api_static.c  the web UI files
@@ -18,6 +17,7 @@
 #include "api.h"
 #include "config.h"
 #include "lun.h"
+#include "media.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -30,12 +30,6 @@
 #define API_PREFIX "/api/v1"
 
 /* Which sources the API accepts (config api.allowed_*). */
-struct api_policy {
-	const char *const *schemes;   /* NULL-terminated */
-	const char *const *hosts;     /* NULL-terminated, NULL = any */
-	char *dir;                    /* realpath of allowed_dir, or NULL */
-};
-
 struct api_server {
 	const struct config *cfg;
 	struct lun *luns;
@@ -44,7 +38,8 @@ struct api_server {
 	unsigned port;
 	bool tls;
 	char token[API_TOKEN_MAX + 1];
-	struct api_policy policy;
+	struct media_policy policy;
+	struct media_service media;   /* inserts and ejects (media.h) */
 	uint64_t started_ms;          /* CLOCK_MONOTONIC */
 	bool usb_enabled;
 	atomic_int usb_state;         /* enum usb_state */
@@ -91,16 +86,6 @@ const char *api_usb_speed(struct api_server *s, char *buf, size_t len);
 uint64_t api_now_ms(void);
 /* "not_attached", "attached", "configured", "suspended". */
 const char *api_usb_state_name(enum usb_state s);
-
-/* api_policy.c.  Checks a client's source against the policy.  On
- * success returns 0 and writes the source to open into out (a local
- * path resolved to its real path); else returns -1 and sets *code to a
- * stable error code and msg to a message fit for the client. */
-int api_policy_init(struct api_policy *p, const struct config_api *cfg);
-void api_policy_fini(struct api_policy *p);
-int api_policy_check(const struct api_policy *p, const char *source,
-		     char *out, size_t outlen, const char **code,
-		     char *msg, size_t msglen);
 
 /* api_token.c.  api_token_load: the configured token, or the one in
  * token_file, generated (0600) when the file does not exist.  Returns 0

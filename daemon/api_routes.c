@@ -10,8 +10,8 @@
  *   GET    /metrics
  *
  * (GET /api/v1/events streams and is answered in api.c.)  Handlers take
- * the request and fill the reply; media changes go through
- * lun_change_begin() so two on one LUN never interleave (409 lun_busy).
+ * the request and fill the reply; media changes go through the media
+ * service (media.h), which every front end shares.
  */
 #include "api_int.h"
 #include "log.h"
@@ -187,139 +187,63 @@ static int api_parse_insert(json_object *body, struct api_insert *in,
 	json_object_object_foreach(body, key, val)
 		if (api_parse_field(key, val, in, rp) < 0)
 			return -1;
-	if (!in->source == !in->image) {
-		api_error(rp, 400, "bad_request", "give exactly one of "
-			  "\"source\" and \"image\"");
-		return -1;
-	}
 	return 0;
 }
 
-/* A catalog image: its config settings, with the request's readonly on
- * top (a client may ask for read-only, never for writable). */
-static int api_resolve_image(struct api_server *s, struct api_insert *in,
-			     struct lun_media_req *req, struct api_reply *rp)
+/* A media service failure as an HTTP error. */
+static void api_media_error(const struct media_result *res,
+			    struct api_reply *rp)
 {
-	const struct config_image *im = config_image_find(s->cfg, in->image);
+	static const unsigned status[] = {
+		[MEDIA_EBADREQ] = 400, [MEDIA_ENOIMAGE] = 404,
+		[MEDIA_EPOLICY] = 422, [MEDIA_EBUSY] = 409,
+		[MEDIA_ELOCKED] = 409, [MEDIA_ENOTREMOVABLE] = 409,
+		[MEDIA_EOPEN] = 422, [MEDIA_EUNSUPP] = 422,
+	};
+	unsigned st = (unsigned)res->err < sizeof status / sizeof status[0]
+		      ? status[res->err] : 0;
 
-	if (!im) {
-		api_error(rp, 404, "unknown_image", "no image \"%.64s\" in the "
-			  "catalog (GET /api/v1/images)", in->image);
-		return -1;
-	}
-	if (in->nopts) {
-		api_error(rp, 400, "bad_request", "\"options\" cannot be given "
-			  "with \"image\" (the catalog sets them)");
-		return -1;
-	}
-	req->source = im->source;
-	req->readonly = im->readonly || in->readonly;
-	req->options = (const char *const *)im->options;
-	req->image = im->name;
-	in->cdrom = in->cdrom || im->cdrom;
-	return 0;
-}
-
-/* A swap takes the current media away from the host, like an eject: it
- * is refused while the host holds PREVENT MEDIUM REMOVAL, unless forced.
- * An empty drive can always be loaded. */
-static bool api_swap_locked(struct lun *l, bool force, struct api_reply *rp)
-{
-	struct lun_snapshot s;
-
-	lun_snapshot(l, &s);
-	if (force || !s.prevent || s.state != LUN_READY)
-		return false;
-	api_error(rp, 409, "medium_locked", "the host prevents medium removal "
-		  "on LUN %u: a swap would pull its media (retry with "
-		  "?force=true)", l->id);
-	return true;
-}
-
-static void api_do_insert(struct lun *l, const struct lun_media_req *req,
-			  bool force, struct api_reply *rp)
-{
-	char err[256];
-	int r;
-
-	if (lun_change_begin(l) < 0) {
-		api_error(rp, 409, "lun_busy", "another media change on LUN %u "
-			  "is in progress", l->id);
-		return;
-	}
-	if (api_swap_locked(l, force, rp)) {
-		lun_change_end(l);
-		return;
-	}
-	r = lun_insert_req(l, req, err, sizeof err);
-	lun_change_end(l);
-	if (r < 0)
-		api_error(rp, 422, "open_failed", "%s", err);
-	else
-		api_ok(rp, api_json_lun_of(l));
+	api_error(rp, st ? st : 500, res->code ? res->code : "internal", "%s",
+		  res->msg);
 }
 
 static void api_put_media(struct api_server *s, struct lun *l,
 			  const struct api_request *rq, struct api_reply *rp)
 {
 	struct api_insert in = { .source = NULL };
-	struct lun_media_req req = { .source = NULL };
-	static __thread char src[LUN_SOURCE_SHOW];
-	char msg[512];
-	const char *code;
+	struct media_result res;
 	json_object *body;
 
 	if (!(body = api_parse_json(rq->body, rq->body_len))) {
 		api_error(rp, 400, "bad_json", "the body is not valid JSON");
 		return;
 	}
-	if (api_parse_insert(body, &in, rp) < 0)
-		goto out;
-	if (in.image) {
-		if (api_resolve_image(s, &in, &req, rp) < 0)
-			goto out;
-	} else if (api_policy_check(&s->policy, in.source, src, sizeof src,
-				    &code, msg, sizeof msg) < 0) {
-		api_error(rp, 422, code, "%s", msg);
-		goto out;
-	} else {
-		req = (struct lun_media_req){ .source = src,
-			.readonly = in.readonly, .options = in.options };
-	}
-	if (in.cdrom)
-		api_error(rp, 422, "cdrom_unsupported", "this netstickd has no "
-			  "CD-ROM mode yet; insert as a disk");
-	else
-		api_do_insert(l, &req, api_query_true(rq, "force"), rp);
-out:
+	if (api_parse_insert(body, &in, rp) == 0 &&
+	    media_insert(&s->media, l, &(struct media_request){
+			.source = in.source, .image = in.image,
+			.readonly = in.readonly, .cdrom = in.cdrom,
+			.force = api_query_true(rq, "force"),
+			.options = in.nopts ? in.options : NULL,
+		     }, &res) < 0)
+		api_media_error(&res, rp);
+	else if (!rp->status)
+		api_ok(rp, api_json_lun_of(l));
 	api_insert_free(&in);
 	json_object_put(body);
 }
 
 /* ---- media: DELETE ------------------------------------------------------ */
 
-static void api_delete_media(struct lun *l, const struct api_request *rq,
+static void api_delete_media(struct api_server *s, struct lun *l,
+			     const struct api_request *rq,
 			     struct api_reply *rp)
 {
-	bool force = api_query_true(rq, "force");
-	int r, e;
+	struct media_result res;
 
-	if (lun_change_begin(l) < 0) {
-		api_error(rp, 409, "lun_busy", "another media change on LUN %u "
-			  "is in progress", l->id);
-		return;
-	}
-	r = lun_eject(l, force, false);
-	e = errno;
-	lun_change_end(l);
-	if (r == 0)
-		api_ok(rp, api_json_lun_of(l));
-	else if (e == EBUSY)
-		api_error(rp, 409, "medium_locked", "the host prevents medium "
-			  "removal on LUN %u (retry with ?force=true)", l->id);
+	if (media_eject(&s->media, l, api_query_true(rq, "force"), &res) < 0)
+		api_media_error(&res, rp);
 	else
-		api_error(rp, 409, "not_removable", "LUN %u is not removable "
-			  "(retry with ?force=true)", l->id);
+		api_ok(rp, api_json_lun_of(l));
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -367,7 +291,7 @@ static void api_route_lun(struct api_server *s, const struct api_request *rq,
 		if (api_method(rq, "PUT", "PUT, DELETE", rp))
 			api_put_media(s, l, rq, rp);
 		else if (api_method(rq, "DELETE", "PUT, DELETE", rp))
-			api_delete_media(l, rq, rp);
+			api_delete_media(s, l, rq, rp);
 	} else {
 		api_error(rp, 404, "not_found", "no such resource");
 	}

@@ -34,7 +34,8 @@ static void fuzz_setup(void)
 	srv.luns = &lun;
 	srv.nluns = 1;
 	pthread_mutex_init(&srv.udc_lock, NULL);
-	api_policy_init(&srv.policy, &cfg->api);
+	media_policy_init(&srv.policy, &cfg->api);
+	srv.media = (struct media_service){ .cfg = cfg, .policy = &srv.policy };
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp.status < 200 || rp.status > 599 || !rp.json)
 		__builtin_trap();
 	api_reply_free(&rp);
-	api_policy_check(&srv.policy, buf, out, sizeof out, &code, msg,
+	media_policy_check(&srv.policy, buf, out, sizeof out, &code, msg,
 			 sizeof msg);
 	free(buf);
 	return 0;

@@ -57,15 +57,16 @@ static void setup(void)
 	srv.luns = luns;
 	srv.nluns = 2;
 	pthread_mutex_init(&srv.udc_lock, NULL);
-	if (api_policy_init(&srv.policy, &cfg->api) < 0)
+	if (media_policy_init(&srv.policy, &cfg->api) < 0)
 		abort();
+	srv.media = (struct media_service){ .cfg = cfg, .policy = &srv.policy };
 }
 
 static void teardown(void)
 {
 	for (unsigned i = 0; i < 2; i++)
 		lun_fini(&luns[i]);
-	api_policy_fini(&srv.policy);
+	media_policy_fini(&srv.policy);
 	config_free(cfg);
 	unlink(img);
 	rmdir(dir);

@@ -1,4 +1,4 @@
-/* api_policy.c — which media sources an API client may insert.
+/* media_policy.c — which media sources an API client may insert.
  *
  * The config's catalog (images:) is trusted; a source a client types is
  * not.  It must:
@@ -10,7 +10,7 @@
  *     is set ("*.example.com" matches any subdomain).
  * Messages never echo the source whole (it may carry credentials).
  */
-#include "api_int.h"
+#include "media.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-int api_policy_init(struct api_policy *p, const struct config_api *cfg)
+int media_policy_init(struct media_policy *p, const struct config_api *cfg)
 {
 	memset(p, 0, sizeof *p);
 	p->schemes = (const char *const *)cfg->allowed_schemes;
@@ -32,7 +32,7 @@ int api_policy_init(struct api_policy *p, const struct config_api *cfg)
 	return 0;
 }
 
-void api_policy_fini(struct api_policy *p)
+void media_policy_fini(struct media_policy *p)
 {
 	free(p->dir);
 	p->dir = NULL;
@@ -40,7 +40,7 @@ void api_policy_fini(struct api_policy *p)
 
 /* The scheme of source ("nbd" of "nbd://x", "memory" of "memory:64M"),
  * or "file" for a plain path, into buf.  -1 when malformed. */
-static int api_scheme(const char *source, char *buf, size_t len)
+static int policy_scheme(const char *source, char *buf, size_t len)
 {
 	size_t n = strspn(source, "abcdefghijklmnopqrstuvwxyz"
 				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
@@ -57,7 +57,7 @@ static int api_scheme(const char *source, char *buf, size_t len)
 	return 0;
 }
 
-static bool api_in_list(const char *const *list, const char *s)
+static bool policy_in_list(const char *const *list, const char *s)
 {
 	for (; list && *list; list++)
 		if (strcasecmp(*list, s) == 0)
@@ -66,7 +66,7 @@ static bool api_in_list(const char *const *list, const char *s)
 }
 
 /* "*.example.com" matches "a.example.com" (not "example.com"). */
-static bool api_host_match(const char *pattern, const char *host)
+static bool policy_host_match(const char *pattern, const char *host)
 {
 	size_t hl = strlen(host), pl = strlen(pattern);
 
@@ -78,7 +78,7 @@ static bool api_host_match(const char *pattern, const char *host)
 
 /* The host of "scheme://[user@]host[:port]/...", brackets kept off an
  * IPv6 literal.  "" for nbd+unix:/// style URIs. */
-static int api_uri_host(const char *source, char *host, size_t len)
+static int policy_uri_host(const char *source, char *host, size_t len)
 {
 	const char *a = strstr(source, "://"), *end, *at;
 	size_t n;
@@ -112,7 +112,7 @@ static int api_uri_host(const char *source, char *host, size_t len)
 }
 
 /* Inside dir: equal to it, or below it with a '/' after the prefix. */
-static bool api_inside(const char *dir, const char *path)
+static bool policy_inside(const char *dir, const char *path)
 {
 	size_t n = strlen(dir);
 
@@ -121,7 +121,7 @@ static bool api_inside(const char *dir, const char *path)
 	return strncmp(path, dir, n) == 0 && path[n] == '/';
 }
 
-static int api_check_file(const struct api_policy *p, const char *source,
+static int policy_check_file(const struct media_policy *p, const char *source,
 			  char *out, size_t outlen, const char **code,
 			  char *msg, size_t msglen)
 {
@@ -147,9 +147,9 @@ static int api_check_file(const struct api_policy *p, const char *source,
 			 strerror(errno));
 		return -1;
 	}
-	if (!api_inside(p->dir, real) || stat(real, &st) < 0 ||
+	if (!policy_inside(p->dir, real) || stat(real, &st) < 0 ||
 	    !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		snprintf(msg, msglen, api_inside(p->dir, real) ?
+		snprintf(msg, msglen, policy_inside(p->dir, real) ?
 			 "not a regular file or block device" :
 			 "the path resolves outside api.allowed_dir (%s)",
 			 p->dir);
@@ -161,7 +161,7 @@ static int api_check_file(const struct api_policy *p, const char *source,
 	return 0;
 }
 
-static int api_check_host(const struct api_policy *p, const char *source,
+static int policy_check_host(const struct media_policy *p, const char *source,
 			  const char **code, char *msg, size_t msglen)
 {
 	char host[256];
@@ -169,20 +169,20 @@ static int api_check_host(const struct api_policy *p, const char *source,
 	if (!p->hosts)
 		return 0;
 	*code = "host_not_allowed";
-	if (api_uri_host(source, host, sizeof host) < 0) {
+	if (policy_uri_host(source, host, sizeof host) < 0) {
 		*code = "source_invalid";
 		snprintf(msg, msglen, "cannot find the host in the URI");
 		return -1;
 	}
 	for (const char *const *h = p->hosts; *h; h++)
-		if (api_host_match(*h, host))
+		if (policy_host_match(*h, host))
 			return 0;
 	snprintf(msg, msglen, "host \"%.64s\" is not in api.allowed_hosts",
 		 host);
 	return -1;
 }
 
-static bool api_has_ctl(const char *s)
+static bool policy_has_ctl(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -190,34 +190,34 @@ static bool api_has_ctl(const char *s)
 	return false;
 }
 
-int api_policy_check(const struct api_policy *p, const char *source,
+int media_policy_check(const struct media_policy *p, const char *source,
 		     char *out, size_t outlen, const char **code,
 		     char *msg, size_t msglen)
 {
 	char scheme[32];
 
 	*code = "source_invalid";
-	if (!source[0] || strlen(source) >= outlen || api_has_ctl(source)) {
+	if (!source[0] || strlen(source) >= outlen || policy_has_ctl(source)) {
 		snprintf(msg, msglen, "the source must be 1..%zu bytes with "
 			 "no control characters", outlen - 1);
 		return -1;
 	}
-	if (api_scheme(source, scheme, sizeof scheme) < 0) {
+	if (policy_scheme(source, scheme, sizeof scheme) < 0) {
 		snprintf(msg, msglen, "the source must be an absolute path "
 			 "or a URI (scheme://...)");
 		return -1;
 	}
-	if (!api_in_list(p->schemes, scheme)) {
+	if (!policy_in_list(p->schemes, scheme)) {
 		*code = "scheme_not_allowed";
 		snprintf(msg, msglen, "scheme \"%s\" is not in "
 			 "api.allowed_schemes", scheme);
 		return -1;
 	}
 	if (strcmp(scheme, "file") == 0)
-		return api_check_file(p, source, out, outlen, code, msg, msglen);
+		return policy_check_file(p, source, out, outlen, code, msg, msglen);
 	/* Unix-socket URIs (nbd+unix) have no host to check. */
 	if (strstr(source, "://") && !strstr(scheme, "unix") &&
-	    api_check_host(p, source, code, msg, msglen) < 0)
+	    policy_check_host(p, source, code, msg, msglen) < 0)
 		return -1;
 	snprintf(out, outlen, "%s", source);
 	return 0;
