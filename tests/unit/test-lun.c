@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -476,6 +477,97 @@ TEST(test_lun_map_write_refused_read_only)
 	lun_fini(&l);
 }
 
+/* The host sets PREVENT in a tight loop while the API swaps: a swap never
+ * overrides a PREVENT set on loaded media before it (the media stays
+ * READY and its generation does not move while the host holds it),
+ * because the check and the change are one lock hold (lun_swap). */
+static atomic_int prevent_overridden, prevent_stop;
+
+static void *prevent_host(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 3000 && !atomic_load(&prevent_stop); i++) {
+		struct lun_snapshot at;
+
+		lun_set_prevent(&l, true);
+		at = snap();
+		/* A swap that began before the PREVENT may still finish;
+		 * none may begin while the host holds loaded media. */
+		for (int k = 0; k < 20 && at.state == LUN_READY; k++)
+			if (snap().state != LUN_READY ||
+			    snap().media_gen != at.media_gen)
+				atomic_fetch_add(&prevent_overridden, 1);
+		lun_set_prevent(&l, false);
+	}
+	atomic_store(&prevent_stop, 1);
+	return NULL;
+}
+
+TEST(test_lun_swap_never_overrides_prevent)
+{
+	pthread_t t;
+	char e[256];
+	unsigned swaps = 0, refused = 0;
+
+	up("memory:64K");
+	atomic_store(&prevent_overridden, 0);
+	atomic_store(&prevent_stop, 0);
+	pthread_create(&t, NULL, prevent_host, NULL);
+	for (int i = 0; i < 100000 && !atomic_load(&prevent_stop); i++) {
+		struct lun_media_req r = { .source = "memory:64K" };
+
+		if (lun_swap(&l, &r, false, e, sizeof e) == 0)
+			swaps++;
+		else if (errno == EBUSY)
+			refused++;
+	}
+	atomic_store(&prevent_stop, 1);
+	pthread_join(t, NULL);
+	CHECK_EQ(atomic_load(&prevent_overridden), 0);
+	CHECK(swaps > 0);
+	lun_set_prevent(&l, true);
+	CHECK_EQ(lun_swap(&l, &(struct lun_media_req){ .source = "memory:64K" },
+			  false, e, sizeof e), -1);
+	CHECK_EQ(errno, EBUSY);
+	CHECK_EQ(lun_swap(&l, &(struct lun_media_req){ .source = "memory:64K" },
+			  true, e, sizeof e), 0);
+	(void)refused;
+	lun_fini(&l);
+}
+
+/* A host load (START STOP UNIT) returns at once and the LUN is LOADING
+ * until the media is open; lun_wait_loaded() sees it READY after. */
+TEST(test_lun_host_load_is_async_then_ready)
+{
+	up("memory:1M");
+	CHECK_EQ(lun_eject(&l, false, true), 0);
+	CHECK_EQ(snap().state, LUN_EMPTY);
+	/* No executor: the load runs inline, and is over on return. */
+	CHECK_EQ(lun_load_start(&l), 1);
+	CHECK_EQ(lun_wait_loaded(&l, 1000), LUN_READY);
+	CHECK_EQ(lun_load_start(&l), 0);          /* nothing to load */
+	lun_fini(&l);
+}
+
+/* Media references: I/O holds one without the LUN lock; an eject retires
+ * the media at once and the last reference closes it. */
+TEST(test_lun_media_reference_outlives_eject)
+{
+	struct lun_media *m = NULL;
+	uint32_t gen;
+
+	up("memory:1M");
+	gen = snap().media_gen;
+	CHECK_EQ(lun_media_get(&l, gen, &m), 0);
+	CHECK(lun_media_direct(&l, gen));
+	CHECK_EQ(lun_eject(&l, true, false), 0);
+	CHECK_EQ(lun_media_get(&l, gen, &m), BE_ENOMEDIUM);
+	CHECK(l.retired != NULL);                 /* still open */
+	lun_media_put(&l, m);
+	CHECK(l.retired == NULL);                 /* closed by the put */
+	lun_fini(&l);
+}
+
 int main(void)
 {
 	log_set_level(LOG_LVL_ERR);
@@ -506,5 +598,8 @@ int main(void)
 	RUN(test_lun_map_write_stores_in_place);
 	RUN(test_lun_map_write_across_media_change);
 	RUN(test_lun_map_write_refused_read_only);
+	RUN(test_lun_swap_never_overrides_prevent);
+	RUN(test_lun_host_load_is_async_then_ready);
+	RUN(test_lun_media_reference_outlives_eject);
 	return test_summary();
 }
