@@ -25,7 +25,7 @@ endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
-           -Idaemon -Ibackends -DNETSTICK_VERSION='"$(VERSION)"' \
+           -Idaemon -Ibackends -Ilayers -DNETSTICK_VERSION='"$(VERSION)"' \
            $(shell pkg-config --cflags yaml-0.1)
 LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
 # Network backends (backends/nbd*.c, backends/http*.c).
@@ -39,9 +39,11 @@ CFLAGS  += -DNETSTICK_WEBUI_DIR='"$(PREFIX)/share/netstick/webui"'
 # Everything but main.c goes into a library the tests link against.
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 BACKEND_SRC := $(wildcard backends/*.c)
-LIB_SRC     := $(DAEMON_SRC) $(BACKEND_SRC)
+# Layers: layers/registry.c and one folder per layer (layers/NAME/*.c).
+LAYER_SRC   := $(wildcard layers/*.c layers/*/*.c)
+LIB_SRC     := $(DAEMON_SRC) $(BACKEND_SRC) $(LAYER_SRC)
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-HDRS        := $(wildcard daemon/*.h backends/*.h tests/unit/*.h)
+HDRS        := $(wildcard daemon/*.h backends/*.h layers/*.h layers/*/*.h tests/unit/*.h)
 
 UNIT_SRC    := $(wildcard tests/unit/test-*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -145,7 +147,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
-		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends \
+		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends -Ilayers \
 			-DNETSTICK_VERSION='"$(VERSION)"' \
 			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS) $(API_PKGS)) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
