@@ -26,6 +26,15 @@
  * Locking: `lock` protects every field after it.  A call holds it for its
  * whole duration; the reconnect thread connects without it and takes it
  * only to install the new handle.
+ *
+ * Threads: declared BACKEND_SERIALIZE_REQUESTS, because that is what the
+ * call-wide lock makes it: concurrent calls are safe but queue, one call's
+ * chunks in flight at a time (a call already keeps up to 64 requests on
+ * every connection, so a large read is not slower for it).  The core's
+ * lock therefore adds nothing but says so honestly; ready() takes the
+ * lock only when it is free (it never blocks), and a call holds it at
+ * most for the call's deadline.  Going PARALLEL would need the chunks of several calls
+ * to share the poll loop (one driver per connection), left for later.
  */
 #include "backend.h"
 #include "log.h"
@@ -35,6 +44,7 @@
 #include <libnbd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +69,9 @@ struct nbd_media {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;          /* a slot went DOWN, or stopping */
 	bool stopping;
-	bool changed;                 /* export differs after a reconnect */
+	atomic_bool changed;          /* export differs after a reconnect;
+	                               * written under lock, read by ready()
+	                               * without it */
 	unsigned nconns;
 	struct nbd_handle *conn[NBD_MAX_CONNS];   /* NULL = DOWN */
 	unsigned next;                /* round robin */
@@ -265,11 +277,10 @@ static void nbd_abandon(struct nbd_media *m, struct nbd_chunk *c, unsigned n,
 			nbd_slot_down(m, (unsigned)c[k].conn, why);
 }
 
-/* Runs one call: chunks c[0..n) all in flight, until done or deadline. */
+/* Runs chunks c[0..n), all in flight, until done or the deadline. */
 static int nbd_run(struct nbd_media *m, enum nbd_op op, struct nbd_chunk *c,
-		   unsigned n, uint32_t flags)
+		   unsigned n, uint32_t flags, int64_t deadline)
 {
-	int64_t deadline = nbd_now_ms() + m->cfg.timeout_ms;
 	int r = nbd_usable(m);
 
 	for (unsigned k = 0; k < n && r == 0; k++)
@@ -293,27 +304,33 @@ static int nbd_run(struct nbd_media *m, enum nbd_op op, struct nbd_chunk *c,
 	return r;
 }
 
-/* Splits [off, off+count) into chunks and runs them. */
+/* Splits [off, off+count) into chunks no larger than the chunk-size
+ * option and the server's maximum, and runs them in rounds of at most
+ * NBD_MAX_CHUNKS in flight, all under the call's one deadline.  (Fewer,
+ * larger chunks would break the server's maximum block size.) */
 static int nbd_rw(struct nbd_media *m, enum nbd_op op, char *buf,
 		  uint32_t count, uint64_t off, uint32_t flags)
 {
 	struct nbd_chunk c[NBD_MAX_CHUNKS];
-	uint32_t csize = m->cfg.chunk;
-	unsigned n = 0;
-	int r;
+	uint32_t csize = m->cfg.chunk < m->max_chunk ? m->cfg.chunk
+						     : m->max_chunk;
+	int64_t deadline = nbd_now_ms() + m->cfg.timeout_ms;
+	uint32_t done = 0;
+	int r = 0;
 
-	if (csize > m->max_chunk)
-		csize = m->max_chunk;
-	if ((count + csize - 1) / csize > NBD_MAX_CHUNKS)
-		csize = (count + NBD_MAX_CHUNKS - 1) / NBD_MAX_CHUNKS;
-	for (uint32_t done = 0; done < count; n++) {
-		uint32_t len = count - done < csize ? count - done : csize;
-		c[n] = (struct nbd_chunk){ .buf = buf ? buf + done : NULL,
-			.off = off + done, .len = len, .conn = -1 };
-		done += len;
-	}
 	pthread_mutex_lock(&m->lock);
-	r = nbd_run(m, op, c, n, flags);
+	while (r == 0 && done < count) {
+		unsigned n;
+		for (n = 0; n < NBD_MAX_CHUNKS && done < count; n++) {
+			uint32_t len = count - done < csize ? count - done
+							    : csize;
+			c[n] = (struct nbd_chunk){
+				.buf = buf ? buf + done : NULL,
+				.off = off + done, .len = len, .conn = -1 };
+			done += len;
+		}
+		r = nbd_run(m, op, c, n, flags, deadline);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -530,7 +547,7 @@ static int nbd_flush_op(void *handle, uint32_t flags)
 
 	(void)flags;
 	pthread_mutex_lock(&m->lock);
-	r = nbd_run(m, NBD_OP_FLUSH, &c, 1, 0);
+	r = nbd_run(m, NBD_OP_FLUSH, &c, 1, 0, nbd_now_ms() + m->cfg.timeout_ms);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -541,12 +558,16 @@ static int nbd_trim_op(void *handle, uint32_t count, uint64_t off,
 	return nbd_rw(handle, NBD_OP_TRIM, NULL, count, off, flags);
 }
 
+/* Never blocks: while a call holds the lock (for up to its deadline) the
+ * medium is taken as usable unless it changed; the call itself reports a
+ * lost connection. */
 static int nbd_ready_op(void *handle)
 {
 	struct nbd_media *m = handle;
 	int r;
 
-	pthread_mutex_lock(&m->lock);
+	if (pthread_mutex_trylock(&m->lock) != 0)
+		return atomic_load(&m->changed) ? BE_ECHANGED : 0;
 	r = nbd_usable(m);
 	pthread_mutex_unlock(&m->lock);
 	return r;
