@@ -58,6 +58,7 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 				.source = cfg->media,
 				.readonly = cfg->readonly,
 				.options = (const char *const *)cfg->options,
+				.layers = (const char *const *)cfg->layers,
 			   }, err, sizeof err) < 0)
 		log_errx("lun %u: %s: media not loaded, drive is empty", id, err);
 	/* A fresh start reports power-on, not a medium change. */
@@ -165,6 +166,7 @@ int lun_insert_req(struct lun *l, const struct lun_media_req *r,
 		.readonly = r->readonly || l->cfg_readonly,
 		.block_size = l->block_size,
 		.options = r->options,
+		.layers = r->layers,
 	};
 	const char *source = r->source;
 	bool readonly = r->readonly;

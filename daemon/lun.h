@@ -142,12 +142,15 @@ void lun_set_prevent(struct lun *l, bool prevent);
 /* --- for the admin API ---------------------------------------------- */
 
 /* What to insert.  options: "key=value" strings for the backend
- * (NULL-terminated, or NULL); image: the catalog name, or NULL. */
+ * (NULL-terminated, or NULL); image: the catalog name, or NULL;
+ * layers: layer specs stacked over the backend, bottom-most first
+ * (backend_open_opts.layers; NULL-terminated, or NULL). */
 struct lun_media_req {
 	const char *source;
 	bool readonly;
 	const char *const *options;
 	const char *image;
+	const char *const *layers;
 };
 
 /* lun_insert() with options and a catalog name. */
