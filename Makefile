@@ -4,6 +4,7 @@
 #   make check        unit tests, then the VM end-to-end suite
 #   make check-unit   unit tests only (fast, no VM)
 #   make check-asan   unit tests under ASan+UBSan
+#   make check-tsan   unit and backend tests under ThreadSanitizer
 #   make check-valgrind  unit tests under valgrind
 #   make fuzz         build and run the libFuzzer targets for FUZZ_SECONDS
 #   make demo         boot a VM and show a host using the gadget
@@ -56,7 +57,7 @@ FUZZ_SRC    := tests/fuzz/$(FUZZ_ONLY).c
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check check-unit check-backends check-vm check-vm-api check-asan \
+.PHONY: all deps check check-unit check-backends check-vm check-vm-api check-asan check-tsan \
         check-api check-webui \
         check-valgrind fuzz demo bench clean install
 
@@ -138,6 +139,23 @@ check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" check-unit
 
+# Every test that runs threads, under ThreadSanitizer in build-tsan: the
+# unit tests, and the backend tests against real servers with a TSan
+# betool.  Reports go to build-tsan/tsan/ (a race also makes the program
+# exit 66); any report fails the target, after the closing lines
+# "unit: ...", "backends: ..." and "tsan: N reports".
+TSAN_MAKE := $(MAKE) --no-print-directory BUILD=build-tsan \
+	OPT="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	LDFLAGS="-fsanitize=thread"
+check-tsan:
+	@rm -rf build-tsan/tsan && mkdir -p build-tsan/tsan
+	@rc=0; export TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/tsan/report second_deadlock_stack=1"; \
+	$(TSAN_MAKE) check-unit || rc=1; \
+	$(TSAN_MAKE) check-backends || rc=1; \
+	n=$$(ls build-tsan/tsan | wc -l); \
+	[ "$$n" -eq 0 ] || { cat build-tsan/tsan/* | head -n 300; rc=1; }; \
+	echo "tsan: $$n reports"; exit $$rc
+
 check-valgrind: $(UNIT_BIN)
 	@VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full" \
 		tests/unit/run-unit.sh $(UNIT_BIN)
@@ -187,7 +205,7 @@ install: $(BUILD)/netstickd $(BUILD)/netstick
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netstick/README.md
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 # Keep intermediate objects (tests/unit helpers) between runs.
 .SECONDARY:

@@ -74,6 +74,8 @@ struct nbd_media {
 	                               * without it */
 	unsigned nconns;
 	struct nbd_handle *conn[NBD_MAX_CONNS];   /* NULL = DOWN */
+	atomic_uint nup;              /* slots not NULL; written under lock,
+	                               * read by ready() without it */
 	unsigned next;                /* round robin */
 	bool down_logged;
 };
@@ -99,6 +101,7 @@ static void nbd_slot_down(struct nbd_media *m, unsigned i, const char *why)
 		return;
 	nbd_close(m->conn[i]);
 	m->conn[i] = NULL;
+	atomic_fetch_sub(&m->nup, 1);
 	if (!m->down_logged)
 		log_warnx("nbd: %s: connection %u lost (%s), reconnecting",
 			  m->redacted, i, why);
@@ -356,6 +359,7 @@ static void nbd_install(struct nbd_media *m, struct nbd_handle *h)
 	for (unsigned i = 0; i < m->nconns; i++) {
 		if (!m->conn[i]) {
 			m->conn[i] = h;
+			atomic_fetch_add(&m->nup, 1);
 			if (m->down_logged)
 				log_info("nbd: %s: reconnected", m->redacted);
 			m->down_logged = false;
@@ -489,6 +493,9 @@ static int nbd_open(const char *source, const struct backend_open_opts *opts,
 		goto fail;
 	for (unsigned i = 1; i < m->nconns; i++)
 		m->conn[i] = nbd_conn_open(&m->cfg, m->stopfd, err, errlen);
+	for (unsigned i = 0; i < m->nconns; i++)
+		if (m->conn[i])
+			atomic_fetch_add(&m->nup, 1);
 	if (pthread_create(&m->thread, NULL, nbd_reconnect_thread, m) != 0) {
 		snprintf(err, errlen, "cannot start the reconnect thread");
 		goto fail;
@@ -558,16 +565,18 @@ static int nbd_trim_op(void *handle, uint32_t count, uint64_t off,
 	return nbd_rw(handle, NBD_OP_TRIM, NULL, count, off, flags);
 }
 
-/* Never blocks: while a call holds the lock (for up to its deadline) the
- * medium is taken as usable unless it changed; the call itself reports a
- * lost connection. */
+/* Never blocks: while someone holds the lock (a call, for up to its
+ * deadline, or the reconnect thread) the answer comes from the atomics:
+ * changed, or no slot up.  A connection that died unnoticed then counts
+ * as up; the next call finds out and says BE_ERETRY. */
 static int nbd_ready_op(void *handle)
 {
 	struct nbd_media *m = handle;
 	int r;
 
 	if (pthread_mutex_trylock(&m->lock) != 0)
-		return atomic_load(&m->changed) ? BE_ECHANGED : 0;
+		return atomic_load(&m->changed) ? BE_ECHANGED :
+		       atomic_load(&m->nup) ? 0 : BE_ERETRY;
 	r = nbd_usable(m);
 	pthread_mutex_unlock(&m->lock);
 	return r;
