@@ -4,6 +4,7 @@
 #   make check        unit tests, then the VM end-to-end suite
 #   make check-unit   unit tests only (fast, no VM)
 #   make check-asan   unit tests under ASan+UBSan
+#   make check-tsan   unit and backend tests under ThreadSanitizer
 #   make check-valgrind  unit tests under valgrind
 #   make fuzz         build and run the libFuzzer targets for FUZZ_SECONDS
 #   make demo         boot a VM and show a host using the gadget
@@ -25,7 +26,7 @@ endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
-           -Idaemon -Ibackends -DNETSTICK_VERSION='"$(VERSION)"' \
+           -Idaemon -Ibackends -Ilayers -DNETSTICK_VERSION='"$(VERSION)"' \
            $(shell pkg-config --cflags yaml-0.1)
 LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
 # Network backends (backends/nbd*.c, backends/http*.c).
@@ -39,9 +40,11 @@ CFLAGS  += -DNETSTICK_WEBUI_DIR='"$(PREFIX)/share/netstick/webui"'
 # Everything but main.c goes into a library the tests link against.
 DAEMON_SRC  := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 BACKEND_SRC := $(wildcard backends/*.c)
-LIB_SRC     := $(DAEMON_SRC) $(BACKEND_SRC)
+# Layers: layers/registry.c and one folder per layer (layers/NAME/*.c).
+LAYER_SRC   := $(wildcard layers/*.c layers/*/*.c)
+LIB_SRC     := $(DAEMON_SRC) $(BACKEND_SRC) $(LAYER_SRC)
 LIB_OBJ     := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-HDRS        := $(wildcard daemon/*.h backends/*.h tests/unit/*.h)
+HDRS        := $(wildcard daemon/*.h backends/*.h layers/*.h layers/*/*.h tests/unit/*.h)
 
 UNIT_SRC    := $(wildcard tests/unit/test-*.c)
 UNIT_BIN    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -54,7 +57,7 @@ FUZZ_SRC    := tests/fuzz/$(FUZZ_ONLY).c
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check check-unit check-backends check-vm check-vm-api check-asan \
+.PHONY: all deps check check-unit check-backends check-vm check-vm-api check-asan check-tsan \
         check-api check-webui \
         check-valgrind fuzz demo bench clean install
 
@@ -136,6 +139,23 @@ check-asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		LDFLAGS="-fsanitize=address,undefined" check-unit
 
+# Every test that runs threads, under ThreadSanitizer in build-tsan: the
+# unit tests, and the backend tests against real servers with a TSan
+# betool.  Reports go to build-tsan/tsan/ (a race also makes the program
+# exit 66); any report fails the target, after the closing lines
+# "unit: ...", "backends: ..." and "tsan: N reports".
+TSAN_MAKE := $(MAKE) --no-print-directory BUILD=build-tsan \
+	OPT="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	LDFLAGS="-fsanitize=thread"
+check-tsan:
+	@rm -rf build-tsan/tsan && mkdir -p build-tsan/tsan
+	@rc=0; export TSAN_OPTIONS="log_path=$(CURDIR)/build-tsan/tsan/report second_deadlock_stack=1"; \
+	$(TSAN_MAKE) check-unit || rc=1; \
+	$(TSAN_MAKE) check-backends || rc=1; \
+	n=$$(ls build-tsan/tsan | wc -l); \
+	[ "$$n" -eq 0 ] || { cat build-tsan/tsan/* | head -n 300; rc=1; }; \
+	echo "tsan: $$n reports"; exit $$rc
+
 check-valgrind: $(UNIT_BIN)
 	@VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full" \
 		tests/unit/run-unit.sh $(UNIT_BIN)
@@ -145,7 +165,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
-		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends \
+		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends -Ilayers \
 			-DNETSTICK_VERSION='"$(VERSION)"' \
 			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS) $(API_PKGS)) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -185,7 +205,7 @@ install: $(BUILD)/netstickd $(BUILD)/netstick
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netstick/README.md
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 # Keep intermediate objects (tests/unit helpers) between runs.
 .SECONDARY:

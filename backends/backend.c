@@ -1,10 +1,15 @@
-/* backend.c — opening backends and the central checks before every call.
+/* backend.c — opening backends and layer chains, the central checks
+ * before every call, pass-through of what a layer leaves undefined, and
+ * the per-instance lock of BACKEND_SERIALIZE_REQUESTS (backend.h).
  *
  * Backends never re-check ranges or abilities: everything is validated here
- * (nbdkit server/backend.c does the same for plugins and filters).
+ * (nbdkit server/backend.c does the same for plugins and filters).  A call
+ * a layer does not handle is checked again at the instance below, which
+ * costs a few comparisons and keeps every instance's contract the same.
  */
 #include "backend.h"
 #include "log.h"
+#include "layer-spec.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -43,19 +48,34 @@ const char *backend_strerror(int err)
 	return "unknown backend error";
 }
 
-static int backend_ability(const struct backend_ops *ops, void *h,
-			   int (*fn)(void *))
+/* An ability: the op's answer when defined; else, for a layer, the
+ * answer of the instance below (`below`), and for a backend "no". */
+static bool backend_ability(const struct backend *be, int (*fn)(void *),
+			    bool below)
 {
-	(void)ops;
-	return fn ? fn(h) > 0 : 0;
+	if (fn)
+		return fn(be->handle) > 0;
+	return be->next ? below : false;
 }
 
-/* Fills the cached size and abilities; returns 0 or an error. */
+#define BACKEND_FN(ops, field) (BACKEND_HAS(ops, field) ? (ops)->field : NULL)
+
+/* Size of be: its own get_size, or (a layer without one) next's. */
+static int64_t backend_probe_size(const struct backend *be)
+{
+	if (BACKEND_HAS(be->ops, get_size))
+		return be->ops->get_size(be->handle);
+	return be->next ? (int64_t)be->next->size : BE_EUNSUPP;
+}
+
+/* Fills the cached size, abilities and effective thread model; returns 0
+ * or an error.  For a layer an undefined op or ability is next's. */
 static int backend_probe(struct backend *be, const struct backend_open_opts *o,
 			 char *err, size_t errlen)
 {
 	const struct backend_ops *ops = be->ops;
-	int64_t size = ops->get_size(be->handle);
+	const struct backend *n = be->next;
+	int64_t size = backend_probe_size(be);
 
 	if (size < 0) {
 		snprintf(err, errlen, "cannot get size: %s",
@@ -70,66 +90,169 @@ static int backend_probe(struct backend *be, const struct backend_open_opts *o,
 		return BE_EOPEN;
 	}
 	be->size = (uint64_t)size;
-	be->readonly = o->readonly || !BACKEND_HAS(ops, pwrite) ||
-		!backend_ability(ops, be->handle,
-				 BACKEND_HAS(ops, can_write) ? ops->can_write : NULL);
-	be->can_flush = BACKEND_HAS(ops, flush) &&
-		backend_ability(ops, be->handle,
-				BACKEND_HAS(ops, can_flush) ? ops->can_flush : NULL);
-	be->can_fua = BACKEND_HAS(ops, can_fua) &&
-		backend_ability(ops, be->handle, ops->can_fua);
-	be->can_trim = BACKEND_HAS(ops, trim) &&
-		backend_ability(ops, be->handle,
-				BACKEND_HAS(ops, can_trim) ? ops->can_trim : NULL);
+	be->readonly = o->readonly ||
+		!(BACKEND_HAS(ops, pwrite) || (n && !n->readonly)) ||
+		!backend_ability(be, BACKEND_FN(ops, can_write),
+				 n && !n->readonly);
+	be->can_flush = (BACKEND_HAS(ops, flush) || (n && n->can_flush)) &&
+		backend_ability(be, BACKEND_FN(ops, can_flush),
+				n && n->can_flush);
+	be->can_fua = backend_ability(be, BACKEND_FN(ops, can_fua),
+				      n && n->can_fua);
+	be->can_trim = (BACKEND_HAS(ops, trim) || (n && n->can_trim)) &&
+		backend_ability(be, BACKEND_FN(ops, can_trim),
+				n && n->can_trim);
+	be->thread_model = ops->thread_model;
+	if (n && n->thread_model < be->thread_model)
+		be->thread_model = n->thread_model;
 	return 0;
+}
+
+static struct backend *backend_new(const struct backend_ops *ops,
+				   char *err, size_t errlen)
+{
+	struct backend *be = calloc(1, sizeof *be);
+
+	if (!be || pthread_mutex_init(&be->lock, NULL) != 0) {
+		free(be);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	be->ops = ops;
+	return be;
+}
+
+/* Frees one instance whose handle is closed (or was never opened). */
+static void backend_free(struct backend *be)
+{
+	pthread_mutex_destroy(&be->lock);
+	free(be);
+}
+
+/* Probes a freshly opened instance; on failure closes its handle and
+ * frees it (never next). */
+static struct backend *backend_finish_open(struct backend *be,
+					   const struct backend_open_opts *o,
+					   char *err, size_t errlen)
+{
+	if (backend_probe(be, o, err, errlen) < 0) {
+		be->ops->close(be->handle);
+		backend_free(be);
+		return NULL;
+	}
+	log_debug(LOG_MOD_BACKEND, "%s: opened, %llu bytes%s%s", be->ops->name,
+		  (unsigned long long)be->size, be->readonly ? ", read-only" : "",
+		  be->thread_model == BACKEND_PARALLEL ? ", parallel" : "");
+	return be;
+}
+
+/* Opens the bottom-most instance: a backend from the registry. */
+static struct backend *backend_open_base(const char *source,
+					 const struct backend_open_opts *opts,
+					 char *err, size_t errlen)
+{
+	const struct backend_ops *ops = backend_lookup(source);
+	struct backend *be;
+	int r;
+
+	if (!ops || !BACKEND_HAS(ops, open) || !BACKEND_HAS(ops, pread)) {
+		snprintf(err, errlen, "unsupported media source scheme");
+		return NULL;
+	}
+	if (!(be = backend_new(ops, err, errlen)))
+		return NULL;
+	r = ops->open(source, opts, &be->handle, err, errlen);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", backend_strerror(r));
+		backend_free(be);
+		return NULL;
+	}
+	return backend_finish_open(be, opts, err, errlen);
+}
+
+struct backend *backend_open_layer(const struct backend_ops *ops,
+				   struct backend *next,
+				   const char *const *options,
+				   const struct backend_open_opts *opts,
+				   char *err, size_t errlen)
+{
+	struct backend_open_opts lo = *opts;
+	struct backend *be;
+	int r;
+
+	if (!BACKEND_HAS(ops, open_layer) || !next) {
+		snprintf(err, errlen, "%s: not a layer", ops->name);
+		return NULL;
+	}
+	if (!(be = backend_new(ops, err, errlen)))
+		return NULL;
+	be->next = next;
+	lo.options = options;
+	lo.layers = NULL;
+	err[0] = '\0';
+	r = ops->open_layer(next, &lo, &be->handle, err, errlen);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", backend_strerror(r));
+		backend_free(be);
+		return NULL;
+	}
+	if (!(be = backend_finish_open(be, &lo, err, errlen)))
+		return NULL;
+	return be;
 }
 
 struct backend *backend_open(const char *source,
 			     const struct backend_open_opts *opts,
 			     char *err, size_t errlen)
 {
-	const struct backend_ops *ops = backend_lookup(source);
 	struct backend *be;
-	int r;
 
-	if (!ops) {
-		snprintf(err, errlen, "unsupported media source scheme");
-		return NULL;
-	}
 	if (opts->block_size != 512 && opts->block_size != 4096) {
 		snprintf(err, errlen, "block size must be 512 or 4096");
 		return NULL;
 	}
-	be = calloc(1, sizeof *be);
-	if (!be) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	be->ops = ops;
 	err[0] = '\0';
-	r = ops->open(source, opts, &be->handle, err, errlen);
-	if (r < 0) {
-		if (!err[0])
-			snprintf(err, errlen, "%s", backend_strerror(r));
-		free(be);
-		return NULL;
+	be = backend_open_base(source, opts, err, errlen);
+	for (const char *const *l = opts->layers; be && l && *l; l++) {
+		struct backend *top = layer_open_spec(*l, be, opts, err, errlen);
+		if (!top) {
+			backend_close(be);
+			return NULL;
+		}
+		be = top;
 	}
-	if (backend_probe(be, opts, err, errlen) < 0) {
-		ops->close(be->handle);
-		free(be);
-		return NULL;
-	}
-	log_debug(LOG_MOD_BACKEND, "%s: opened, %llu bytes%s", ops->name,
-		  (unsigned long long)be->size, be->readonly ? ", read-only" : "");
 	return be;
 }
 
 void backend_close(struct backend *be)
 {
-	if (!be)
-		return;
-	be->ops->close(be->handle);
-	free(be);
+	while (be) {
+		struct backend *next = be->next;
+		be->ops->close(be->handle);
+		backend_free(be);
+		be = next;
+	}
+}
+
+/* ---- data calls: the thread model, then the op or next's -------------- */
+
+static bool backend_serialized(const struct backend *be)
+{
+	return be->ops->thread_model == BACKEND_SERIALIZE_REQUESTS;
+}
+
+static void backend_lock(struct backend *be)
+{
+	if (backend_serialized(be))
+		pthread_mutex_lock(&be->lock);
+}
+
+static void backend_unlock(struct backend *be)
+{
+	if (backend_serialized(be))
+		pthread_mutex_unlock(&be->lock);
 }
 
 static bool backend_range_ok(const struct backend *be, uint32_t count,
@@ -141,9 +264,43 @@ static bool backend_range_ok(const struct backend *be, uint32_t count,
 int backend_pread(struct backend *be, void *buf, uint32_t count,
 		  uint64_t offset)
 {
+	int r;
+
 	if (!backend_range_ok(be, count, offset))
 		return BE_EINVAL;
-	return be->ops->pread(be->handle, buf, count, offset);
+	if (!BACKEND_HAS(be->ops, pread))
+		return backend_pread(be->next, buf, count, offset);
+	backend_lock(be);
+	r = be->ops->pread(be->handle, buf, count, offset);
+	backend_unlock(be);
+	return r;
+}
+
+/* The op's flush or next's (a layer without one); unchecked. */
+static int backend_do_flush(struct backend *be, uint32_t flags)
+{
+	int r;
+
+	if (!BACKEND_HAS(be->ops, flush))
+		return backend_flush(be->next);
+	backend_lock(be);
+	r = be->ops->flush(be->handle, flags);
+	backend_unlock(be);
+	return r;
+}
+
+/* The op's pwrite or next's (a layer without one); unchecked. */
+static int backend_do_pwrite(struct backend *be, const void *buf,
+			     uint32_t count, uint64_t offset, uint32_t flags)
+{
+	int r;
+
+	if (!BACKEND_HAS(be->ops, pwrite))
+		return backend_pwrite(be->next, buf, count, offset, flags);
+	backend_lock(be);
+	r = be->ops->pwrite(be->handle, buf, count, offset, flags);
+	backend_unlock(be);
+	return r;
 }
 
 int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
@@ -157,54 +314,83 @@ int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
 		return BE_EROFS;
 	if ((flags & BACKEND_FUA) && !be->can_fua) {
 		/* Emulate FUA with a write then a flush. */
-		r = be->ops->pwrite(be->handle, buf, count, offset,
-				    flags & ~BACKEND_FUA);
+		r = backend_do_pwrite(be, buf, count, offset,
+				      flags & ~BACKEND_FUA);
 		if (r < 0 || !be->can_flush)
 			return r;
-		r = be->ops->flush(be->handle, 0);
+		r = backend_do_flush(be, 0);
 		return r < 0 ? BE_EIO_WRITE : r;
 	}
-	return be->ops->pwrite(be->handle, buf, count, offset, flags);
+	return backend_do_pwrite(be, buf, count, offset, flags);
+}
+
+/* Whether map/map_write of a layer may reach next: only when the layer
+ * sees no data (see "Pass-through" in backend.h). */
+static bool backend_map_passes(const struct backend *be)
+{
+	return be->next && !BACKEND_HAS(be->ops, pread) &&
+	       !BACKEND_HAS(be->ops, pwrite);
 }
 
 const void *backend_map(struct backend *be, uint32_t count, uint64_t offset)
 {
-	if (!BACKEND_HAS(be->ops, map) || !backend_range_ok(be, count, offset))
+	if (!backend_range_ok(be, count, offset))
 		return NULL;
-	return be->ops->map(be->handle, count, offset);
+	if (BACKEND_HAS(be->ops, map))
+		return be->ops->map(be->handle, count, offset);
+	return backend_map_passes(be) ? backend_map(be->next, count, offset)
+				      : NULL;
 }
 
 void *backend_map_write(struct backend *be, uint32_t count, uint64_t offset)
 {
-	if (!BACKEND_HAS(be->ops, map_write) || be->readonly ||
-	    be->no_map_write || !backend_range_ok(be, count, offset))
+	if (be->readonly || !backend_range_ok(be, count, offset))
 		return NULL;
-	return be->ops->map_write(be->handle, count, offset);
+	if (BACKEND_HAS(be->ops, map_write))
+		return be->ops->map_write(be->handle, count, offset);
+	return backend_map_passes(be) ?
+		backend_map_write(be->next, count, offset) : NULL;
 }
 
 int backend_flush(struct backend *be)
 {
 	if (!be->can_flush)
 		return 0;   /* nothing volatile to flush */
-	return be->ops->flush(be->handle, 0);
+	return backend_do_flush(be, 0);
 }
 
 int backend_trim(struct backend *be, uint32_t count, uint64_t offset)
 {
+	int r;
+
 	if (!backend_range_ok(be, count, offset))
 		return BE_EINVAL;
 	if (be->readonly)
 		return BE_EROFS;
 	if (!be->can_trim)
 		return BE_EUNSUPP;
-	return be->ops->trim(be->handle, count, offset, 0);
+	if (!BACKEND_HAS(be->ops, trim))
+		return backend_trim(be->next, count, offset);
+	backend_lock(be);
+	r = be->ops->trim(be->handle, count, offset, 0);
+	backend_unlock(be);
+	return r;
 }
 
 int backend_ready(struct backend *be)
 {
-	const struct backend_ops *ops = be->ops;
+	if (BACKEND_HAS(be->ops, ready))
+		return be->ops->ready(be->handle);
+	return be->next ? backend_ready(be->next) : 0;
+}
 
-	if (!BACKEND_HAS(ops, ready))
-		return 0;
-	return ops->ready(be->handle);
+unsigned backend_max_in_flight(struct backend *be)
+{
+	unsigned n;
+
+	if (BACKEND_HAS(be->ops, max_in_flight)) {
+		n = be->ops->max_in_flight(be->handle);
+		return n ? n : 1;
+	}
+	return be->next ? backend_max_in_flight(be->next) : 1;
 }

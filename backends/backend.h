@@ -4,18 +4,41 @@
  * serves.  Each backend is one file in backends/ exporting one
  * `struct backend_ops` and one line in backends/registry.c.
  *
- * Layering: a `struct backend` is an open instance.  Layers (the cache, a
- * copy-on-write overlay) have the same ops and hold a `next` instance, so they
- * stack over any backend (nbdkit filters).
+ * Layers (nbdkit filters): a layer is a `struct backend_ops` too, in
+ * layers/NAME/, with one line in layers/registry.c.  It sets open_layer
+ * instead of open and receives `next`, the open instance below it; it
+ * calls next through the checked backend_pread()/... functions.  The
+ * chain is built bottom-up by backend_open() from opts->layers
+ * ("name" or "name:key=value,key=value", bottom-most first), and
+ * backend_close() on the top closes the whole chain, top first.
+ *
+ * Pass-through (done by the core, backend.c): an op a layer leaves NULL
+ * goes to `next` unchanged: pread, pwrite, flush, trim, ready,
+ * max_in_flight, the size and every can_* ability.  Zero-copy is the one
+ * exception: map and map_write reach `next` only when the layer defines
+ * neither pread nor pwrite.  A layer that sees data (changes it, delays
+ * it, fails it, caches it) must see every byte: letting the caller read
+ * or store next's memory directly would bypass it (stale overlay data,
+ * no injected latency).  Such a layer may define its own map/map_write.
  *
  * Checks are central: backend_pread()/backend_pwrite()/... in backend.c
  * validate offset, length, alignment and abilities before calling ops, so a
  * backend never re-checks.  Backends return meaning-level errors
  * (enum backend_err); lun.c maps them to SCSI sense in one place.
  *
- * Concurrency: `thread_model` says how many requests the core may have in
- * flight on one instance.  The core serialises calls for
- * BACKEND_SERIALIZE_REQUESTS.
+ * Concurrency: every backend and layer declares the thread model its code
+ * really has.  BACKEND_PARALLEL: pread/pwrite/flush/trim may run on
+ * several threads at once on one instance.  BACKEND_SERIALIZE_REQUESTS:
+ * the core takes the instance's own mutex around each of those calls, so
+ * the ops never overlap.  The lock is taken at the instance that declared
+ * the model, where the unsafe code is: a PARALLEL layer over a SERIALIZE
+ * backend runs concurrently and its calls queue only where they reach the
+ * backend.  struct backend's thread_model is the effective model of the
+ * instance: the stricter of its own and of everything below, i.e. whether
+ * more than one call in flight can make progress anywhere in the chain.
+ * ready, max_in_flight, map, map_write and the abilities are never
+ * locked: every backend keeps them thread-safe (ready never blocks).
+ * Open and close are never concurrent with anything on the instance.
  *
  * ABI: `ops_size` is sizeof(struct backend_ops) the backend was built with;
  * new fields are only ever added at the end, and the core treats fields past
@@ -24,6 +47,7 @@
 #ifndef NS_BACKEND_H
 #define NS_BACKEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +89,12 @@ struct backend_open_opts {
 	 * never log them.  A key given twice: the last one wins, except for
 	 * repeatable keys ("header"). */
 	const char *const *options;
+	/* Layers to stack over the backend, bottom-most first,
+	 * NULL-terminated; NULL means none.  Each entry is "name" or
+	 * "name:key=value,key=value" (values cannot contain ','; at most 32
+	 * pairs, 1024 bytes an entry).  Owned by the caller, only read
+	 * during open().  A layer refuses keys it does not know. */
+	const char *const *layers;
 };
 
 struct backend;
@@ -136,33 +166,63 @@ struct backend_ops {
 	 * bytes are as durable as a completed pwrite without FUA: flush
 	 * covers them. */
 	void *(*map_write)(void *handle, uint32_t count, uint64_t offset);
+
+	/* Added for layers (fields past ops_size are NULL). */
+
+	/* A layer sets this instead of open: open over `next`, the open
+	 * instance below (owned by the core: never closed by the layer, and
+	 * valid until after the layer's close).  opts->options holds the
+	 * "key=value" pairs of the layer's spec (parse them with
+	 * backend_optset_init(set, "", opts, ...)); opts->layers is NULL.
+	 * Same results and error convention as open. */
+	int (*open_layer)(struct backend *next,
+			  const struct backend_open_opts *opts, void **handle,
+			  char *err, size_t errlen);
 };
 
 /* An open instance: owned by whoever called backend_open(). */
 struct backend {
 	const struct backend_ops *ops;
 	void *handle;
-	struct backend *next;     /* the layer below, for stacked layers */
+	struct backend *next;     /* the instance below a layer, or NULL */
 	uint64_t size;            /* bytes, fixed at open */
 	bool readonly;            /* opened read-only or !can_write */
 	bool can_flush, can_fua, can_trim;
-	/* Owner's bookkeeping (lun.c): transfers still pointing into the
-	 * mapping, whether the owner has let go of the instance (it is then
-	 * closed when the last of them completes), and whether in-place
-	 * writes have been switched off after one failed. */
-	unsigned pins;
-	bool retired;
-	bool no_map_write;
+	/* Effective model: the stricter of ops->thread_model and next's
+	 * (see "Concurrency" above); fixed at open. */
+	enum backend_thread_model thread_model;
+	pthread_mutex_t lock;     /* held around data ops when ops->
+	                           * thread_model is SERIALIZE_REQUESTS */
+	/* The owner's bookkeeping (references, retiring, in-place writes
+	 * switched off) is the owner's: daemon/lun.c's struct lun_media. */
 };
 
 /* Registry (registry.c): find the ops for a source by its URI scheme. */
 const struct backend_ops *backend_lookup(const char *source);
 
-/* Open source through the registry.  Returns NULL and a message in err on
- * failure.  The message never contains credentials. */
+/* Layer registry (layers/registry.c): the layer called name[0..len), or
+ * NULL. */
+const struct backend_ops *layer_lookup(const char *name, size_t len);
+
+/* Open source through the registry, then stack opts->layers over it
+ * (bottom-most first).  Returns the top of the chain, or NULL and a
+ * message in err on failure (a layer's message is prefixed with
+ * "layer NAME: "); nothing stays open on failure.  The message never
+ * contains credentials. */
 struct backend *backend_open(const char *source,
 			     const struct backend_open_opts *opts,
 			     char *err, size_t errlen);
+/* Opens one layer (ops->open_layer) over next with the "key=value" pairs
+ * in options (NULL-terminated, or NULL).  On success the new instance
+ * owns next (closing it closes next); on failure next is untouched and
+ * still the caller's.  For backend_open() and tests. */
+struct backend *backend_open_layer(const struct backend_ops *ops,
+				   struct backend *next,
+				   const char *const *options,
+				   const struct backend_open_opts *opts,
+				   char *err, size_t errlen);
+/* Closes be and everything below it, top first.  No call may be in
+ * flight on any instance of the chain. */
 void backend_close(struct backend *be);
 
 /* Checked data calls: offset+count must lie inside the size; count > 0. */
@@ -182,8 +242,7 @@ const void *backend_map(struct backend *be, uint32_t count, uint64_t offset);
 /* Zero-copy write: the writable address of those bytes
  * (backend_ops.map_write), or NULL when they must go through
  * backend_pwrite: the instance is read-only, the range is not inside the
- * size, in-place writes were switched off (no_map_write), or the backend
- * declines.  The caller keeps the instance open until whatever stores
+ * size, or the backend declines.  The caller keeps the instance open until whatever stores
  * into the memory has finished; a store that faults anyway (the file
  * shrank meanwhile) fails with EFAULT in the kernel, never a signal. */
 void *backend_map_write(struct backend *be, uint32_t count, uint64_t offset);
@@ -193,6 +252,9 @@ int backend_trim(struct backend *be, uint32_t count, uint64_t offset);
  * BE_ENOMEDIUM (see backend_ops.ready).  Never blocks: TEST UNIT READY may
  * call it. */
 int backend_ready(struct backend *be);
+/* Requests the chain keeps in flight internally for one call
+ * (backend_ops.max_in_flight, passed through layers); at least 1. */
+unsigned backend_max_in_flight(struct backend *be);
 
 /* Writes a copy of source fit for logs and status output into buf (always
  * NUL-terminated, truncated to len) and returns buf: the URI userinfo
@@ -231,6 +293,11 @@ const char *backend_opt_get(const struct backend_optset *set, const char *key);
 int backend_opt_uint(const struct backend_optset *set, const char *key,
 		     unsigned def, unsigned min, unsigned max, unsigned *out,
 		     char *err, size_t errlen);
+/* Parses a fraction in [0, 1] ("0.05", "1", "0") into parts per
+ * million; *out = def_ppm when absent.  Returns 0 or BE_EOPEN. */
+int backend_opt_ratio(const struct backend_optset *set, const char *key,
+		      unsigned def_ppm, unsigned *out, char *err,
+		      size_t errlen);
 /* Parses 0/1/true/false/yes/no; *out = def when absent. */
 int backend_opt_bool(const struct backend_optset *set, const char *key,
 		     bool def, bool *out, char *err, size_t errlen);
@@ -240,5 +307,8 @@ extern const struct backend_ops backend_file_ops;
 extern const struct backend_ops backend_example_ops;
 extern const struct backend_ops backend_nbd_ops;    /* nbd.c, libnbd */
 extern const struct backend_ops backend_http_ops;   /* http.c, libcurl */
+
+/* The registered layers, one line each in layers/registry.c. */
+extern const struct backend_ops layer_inject_ops;   /* layers/inject/ */
 
 #endif

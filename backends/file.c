@@ -19,12 +19,22 @@
  * Storing into an allocated page cannot fail, storing into a hole could
  * (the filesystem may be full), so after a trim punches holes, and for
  * sparse files, writes go through pwrite until an fstat shows none left.
+ *
+ * Threads: PARALLEL.  pread/pwritev2/fdatasync/fallocate are safe to run
+ * concurrently on one descriptor (no file offset is used); everything in
+ * struct file_media is fixed at open except `dense`, an atomic read
+ * without a lock by map_write, and changed only under dense_lock: trim
+ * clears it after punching, a pwrite sets it again from an fstat, and the
+ * lock keeps an fstat taken before a punch from setting it after the
+ * punch cleared it.
  */
 #include "backend.h"
 #include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +50,8 @@ struct file_media {
 	int fd;
 	bool is_blockdev;
 	bool writable;
-	bool dense;        /* no holes: in-place writes cannot need space */
+	atomic_bool dense; /* no holes: in-place writes cannot need space */
+	pthread_mutex_t dense_lock;   /* held to change dense (above) */
 	int64_t size;
 	void *map;         /* the whole image, or NULL; writable if writable */
 };
@@ -58,8 +69,8 @@ static const char *file_path(const char *source)
  * then the in-place write fails cleanly (EFAULT) and is reported. */
 static void file_check_dense(struct file_media *fh, const struct stat *st)
 {
-	fh->dense = fh->is_blockdev ||
-		    (uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size;
+	atomic_store(&fh->dense, fh->is_blockdev ||
+		     (uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size);
 }
 
 static int file_size(struct file_media *fh, const struct stat *st)
@@ -106,8 +117,10 @@ static int file_open(const char *source, const struct backend_open_opts *opts,
 		return BE_EOPEN;
 	}
 	fh = calloc(1, sizeof *fh);
-	if (!fh)
+	if (!fh || pthread_mutex_init(&fh->dense_lock, NULL) != 0) {
+		free(fh);
 		return BE_ENOMEM;
+	}
 	fh->writable = !opts->readonly;
 	fh->fd = open(path, (fh->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (fh->fd < 0 && fh->writable && (errno == EACCES || errno == EROFS)) {
@@ -116,6 +129,7 @@ static int file_open(const char *source, const struct backend_open_opts *opts,
 	}
 	if (fh->fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		pthread_mutex_destroy(&fh->dense_lock);
 		free(fh);
 		return BE_EOPEN;
 	}
@@ -141,6 +155,7 @@ static int file_open(const char *source, const struct backend_open_opts *opts,
 	return 0;
 fail:
 	close(fh->fd);
+	pthread_mutex_destroy(&fh->dense_lock);
 	free(fh);
 	return BE_EOPEN;
 }
@@ -152,6 +167,7 @@ static void file_close(void *handle)
 	if (fh->map)
 		munmap(fh->map, (size_t)fh->size);
 	close(fh->fd);
+	pthread_mutex_destroy(&fh->dense_lock);
 	free(fh);
 }
 
@@ -175,7 +191,7 @@ static void *file_map_write(void *handle, uint32_t count, uint64_t off)
 {
 	struct file_media *fh = handle;
 
-	if (!fh->writable || !fh->dense)
+	if (!fh->writable || !atomic_load(&fh->dense))
 		return NULL;
 	return (void *)file_map(handle, count, off);
 }
@@ -196,6 +212,25 @@ static int file_can_yes(void *handle)
 	return 1;
 }
 
+/* Logs a failed (r < 0) or cut (r == 0: end of file, the file shrank
+ * under us) read or write and returns its error.  errno is looked at only
+ * for r < 0: after a call that returned 0 it is stale. */
+static int file_io_fail(ssize_t r, bool is_write, uint32_t count, uint64_t off)
+{
+	int e = r < 0 ? errno : 0;
+	const char *what = is_write ? "write" : "read";
+
+	if (r < 0)
+		log_warn("file: %s %u bytes at %llu", what, count,
+			 (unsigned long long)off);
+	else
+		log_warnx("file: %s %u bytes at %llu hit end of file", what,
+			  count, (unsigned long long)off);
+	if (!is_write)
+		return BE_EIO_READ;
+	return e == ENOSPC ? BE_ENOSPC : BE_EIO_WRITE;
+}
+
 static int file_pread(void *handle, void *buf, uint32_t count, uint64_t off)
 {
 	struct file_media *fh = handle;
@@ -205,14 +240,8 @@ static int file_pread(void *handle, void *buf, uint32_t count, uint64_t off)
 		ssize_t r = pread(fh->fd, p, count, (off_t)off);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			/* r == 0: the file shrank under us; never hand out
-			 * garbage for the missing part. */
-			log_warn("file: read %u bytes at %llu%s", count,
-				 (unsigned long long)off,
-				 r == 0 ? " hit end of file" : "");
-			return BE_EIO_READ;
-		}
+		if (r <= 0)   /* never hand out garbage for a missing part */
+			return file_io_fail(r, false, count, off);
 		p += r;
 		count -= (uint32_t)r;
 		off += (uint64_t)r;
@@ -232,21 +261,20 @@ static int file_pwrite(void *handle, const void *buf, uint32_t count,
 		ssize_t r = pwritev2(fh->fd, &iov, 1, (off_t)off, rwf);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			log_warn("file: write %u bytes at %llu", count,
-				 (unsigned long long)off);
-			return errno == ENOSPC ? BE_ENOSPC : BE_EIO_WRITE;
-		}
+		if (r <= 0)
+			return file_io_fail(r, true, count, off);
 		p += r;
 		count -= (uint32_t)r;
 		off += (uint64_t)r;
 	}
-	if (!fh->dense) {
+	if (!atomic_load(&fh->dense)) {
 		/* Writes fill holes: in place again once none is left. */
 		struct stat st;
 
+		pthread_mutex_lock(&fh->dense_lock);
 		if (fstat(fh->fd, &st) == 0)
 			file_check_dense(fh, &st);
+		pthread_mutex_unlock(&fh->dense_lock);
 	}
 	return 0;
 }
@@ -268,21 +296,24 @@ static int file_trim(void *handle, uint32_t count, uint64_t off,
 {
 	struct file_media *fh = handle;
 	uint64_t range[2] = { off, count };
-	int r;
+	int r, e;
 
 	(void)flags;
 	if (fh->is_blockdev)
-		r = ioctl(fh->fd, BLKDISCARD, range);
-	else
-		r = fallocate(fh->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)off, (off_t)count);
+		return ioctl(fh->fd, BLKDISCARD, range) < 0 &&
+		       errno != EOPNOTSUPP ? BE_EIO_WRITE : 0;
+	/* Holes now: writes fill them by pwrite.  Cleared before the punch
+	 * so no in-place write starts into a hole, under the lock so no
+	 * pwrite's earlier fstat sets it back. */
+	pthread_mutex_lock(&fh->dense_lock);
+	atomic_store(&fh->dense, false);
+	r = fallocate(fh->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)count);
+	e = errno;
+	pthread_mutex_unlock(&fh->dense_lock);
 	/* Trim is advisory: a filesystem without hole punching is not an
 	 * error the host needs to see. */
-	if (r < 0 && errno != EOPNOTSUPP)
-		return BE_EIO_WRITE;
-	if (!fh->is_blockdev)
-		fh->dense = false;   /* holes now: writes fill them by pwrite */
-	return 0;
+	return r < 0 && e != EOPNOTSUPP ? BE_EIO_WRITE : 0;
 }
 
 static const char *const file_schemes[] = { "", "file", NULL };

@@ -1,10 +1,13 @@
 /* http-io.c — range requests on a curl multi handle, with retries.
  *
  * A call (a read, or a probe at open) is a few requests run together on
- * one multi handle: its connection pool is kept between calls (keep-alive)
- * and HTTP/2 multiplexes them on one connection when offered.  The calling
- * thread drives the multi handle until every request succeeded, one failed
- * for good, or the call's deadline passed; nothing runs between calls.
+ * the multi handle of one lane (http.h), which the call holds alone: the
+ * lane's connection pool is kept between calls (keep-alive) and HTTP/2
+ * multiplexes them on one connection when offered.  The calling thread
+ * drives the multi handle until every request succeeded, one failed for
+ * good, or the call's deadline passed; nothing runs between calls.  Calls
+ * on other lanes run at the same time on their own threads: nothing here
+ * touches anything outside the lane but the media's fixed fields.
  *
  * Each response is checked before a byte is kept (http_req_check), from
  * the first body callback or, for empty bodies, at completion:
@@ -216,7 +219,7 @@ int http_req_init(struct http_media *m, struct http_req *r)
 	return bad ? -1 : 0;
 }
 
-static void http_req_start(struct http_media *m, struct http_req *r,
+static void http_req_start(struct http_lane *l, struct http_req *r,
 			   int64_t deadline)
 {
 	char range[48];
@@ -239,31 +242,32 @@ static void http_req_start(struct http_media *m, struct http_req *r,
 		curl_easy_setopt(r->easy, CURLOPT_RANGE, range);
 	}
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
-	r->active = curl_multi_add_handle(m->multi, r->easy) == CURLM_OK;
+	r->active = curl_multi_add_handle(l->multi, r->easy) == CURLM_OK;
 	if (!r->active)
 		r->fail = HTTP_FAIL_CURL;
 }
 
-static void http_req_stop(struct http_media *m, struct http_req *r)
+static void http_req_stop(struct http_lane *l, struct http_req *r)
 {
 	if (r->active)
-		curl_multi_remove_handle(m->multi, r->easy);
+		curl_multi_remove_handle(l->multi, r->easy);
 	r->active = false;
 }
 
 /* Handles finished transfers: schedules retries, returns the first
  * request that failed for good (or NULL). */
-static struct http_req *http_reap(struct http_media *m, int64_t deadline)
+static struct http_req *http_reap(struct http_media *m, struct http_lane *l,
+				  int64_t deadline)
 {
 	struct http_req *r, *fatal = NULL;
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(m->multi, &left))) {
+	while ((msg = curl_multi_info_read(l->multi, &left))) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		http_req_stop(m, r);
+		http_req_stop(l, r);
 		http_req_finish(r, msg->data.result);
 		if (r->fail == HTTP_OK) {
 			r->done = true;
@@ -286,16 +290,17 @@ static struct http_req *http_reap(struct http_media *m, int64_t deadline)
 }
 
 /* Starts due retries; returns ms until the next one (or `cap`). */
-static int64_t http_restart(struct http_media *m, struct http_req *r,
-			    unsigned n, int64_t deadline, int64_t cap)
+static int64_t http_restart(struct http_lane *l, unsigned n, int64_t deadline,
+			    int64_t cap)
 {
+	struct http_req *r = l->req;
 	int64_t now = http_now_ms(), wait = cap;
 
 	for (unsigned k = 0; k < n; k++) {
 		if (r[k].done || r[k].active)
 			continue;
 		if (r[k].retry_at <= now)
-			http_req_start(m, &r[k], deadline);
+			http_req_start(l, &r[k], deadline);
 		else if (r[k].retry_at - now < wait)
 			wait = r[k].retry_at - now;
 	}
@@ -330,10 +335,10 @@ static struct http_req *http_unfinished(struct http_media *m,
 	return r;
 }
 
-int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
+int http_transfer(struct http_media *m, struct http_lane *l, unsigned n,
 		  int64_t deadline, struct http_req **failed)
 {
-	struct http_req *bad = NULL;
+	struct http_req *r = l->req, *bad = NULL;
 	int running;
 
 	for (unsigned k = 0; k < n; k++) {
@@ -344,19 +349,19 @@ int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
 	}
 	while (!http_all_done(r, n)) {
 		int64_t left = deadline - http_now_ms();
-		int64_t wait = http_restart(m, r, n, deadline, left);
-		if (left <= 0 || (bad = http_reap(m, deadline)))
+		int64_t wait = http_restart(l, n, deadline, left);
+		if (left <= 0 || (bad = http_reap(m, l, deadline)))
 			break;
-		curl_multi_perform(m->multi, &running);
-		if ((bad = http_reap(m, deadline)) || http_all_done(r, n))
+		curl_multi_perform(l->multi, &running);
+		if ((bad = http_reap(m, l, deadline)) || http_all_done(r, n))
 			break;
-		curl_multi_poll(m->multi, NULL, 0,
+		curl_multi_poll(l->multi, NULL, 0,
 				(int)(wait < 1 ? 1 : wait > 500 ? 500 : wait), NULL);
 	}
 	for (unsigned k = 0; k < n; k++) {
 		if (!bad && !r[k].done)
 			bad = http_unfinished(m, &r[k]);
-		http_req_stop(m, &r[k]);
+		http_req_stop(l, &r[k]);
 	}
 	if (failed)
 		*failed = bad;

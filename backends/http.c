@@ -13,8 +13,18 @@
  * disagrees means the object was replaced, and from then on every call
  * returns BE_ECHANGED: never a mix of two versions.
  *
- * Reads are split into up to `connections` pieces run together on one curl
- * multi handle (http-io.c), retried with backoff until the call's deadline.
+ * Reads are split into up to `connections` pieces of at least chunk-size
+ * (256 KiB by default, so a 120 KiB read is one range request) run
+ * together on one curl multi handle (http-io.c), retried with backoff
+ * until the call's deadline.
+ *
+ * Threads: BACKEND_PARALLEL.  A call takes a lane (http.h: a multi handle
+ * and its easy handles, used by one call at a time) from the free list
+ * under lane_lock, waiting on lane_freed when all `lanes` are busy, and
+ * gives it back at the end; the lock is never held during a transfer.
+ * So up to `lanes` reads run at the same time, each on its own
+ * connections (at most lanes x connections to the server).  Everything
+ * else is fixed at open except `changed`, an atomic.
  *
  * TLS: verified against the system store, or ca-file/ca-path.  Turning
  * verification off takes the explicit per-source option insecure=1, and is
@@ -32,7 +42,7 @@
 #include <string.h>
 
 static const char *const http_known_opts[] = {
-	"connections", "timeout-ms", "connect-timeout-ms", "low-speed-time",
+	"connections", "lanes", "timeout-ms", "connect-timeout-ms", "low-speed-time",
 	"chunk-size", "max-redirects", "http2", "insecure", "ca-file",
 	"ca-path", "client-cert", "client-key", "user", "password", "bearer",
 	"header", NULL,
@@ -83,13 +93,15 @@ static int http_cfg_parse(struct http_cfg *c, const struct backend_optset *s,
 {
 	if (backend_opt_uint(s, "connections", 4, 1, HTTP_MAX_CONNS,
 			     &c->connections, err, errlen) < 0 ||
+	    backend_opt_uint(s, "lanes", 4, 1, HTTP_MAX_LANES,
+			     &c->lanes, err, errlen) < 0 ||
 	    backend_opt_uint(s, "timeout-ms", 4000, 100, 60000,
 			     &c->timeout_ms, err, errlen) < 0 ||
 	    backend_opt_uint(s, "connect-timeout-ms", 3000, 100, 60000,
 			     &c->connect_timeout_ms, err, errlen) < 0 ||
 	    backend_opt_uint(s, "low-speed-time", 3, 1, 600,
 			     &c->low_speed_s, err, errlen) < 0 ||
-	    backend_opt_uint(s, "chunk-size", 32768, 4096, 1u << 24,
+	    backend_opt_uint(s, "chunk-size", 262144, 4096, 1u << 24,
 			     &c->chunk, err, errlen) < 0 ||
 	    backend_opt_uint(s, "max-redirects", 5, 0, 20,
 			     &c->max_redirects, err, errlen) < 0 ||
@@ -205,11 +217,11 @@ static int http_probe_head(struct http_media *m, int64_t deadline,
 			   curl_off_t *len, bool *ranges_none, bool *ranges_ok,
 			   char *err, size_t errlen)
 {
-	struct http_req *r = &m->req[0], *bad;
+	struct http_req *r = &m->lanes[0].req[0], *bad;
 	const char *ar;
 
 	r->kind = HTTP_REQ_HEAD;
-	if (http_transfer(m, r, 1, deadline, &bad) < 0) {
+	if (http_transfer(m, &m->lanes[0], 1, deadline, &bad) < 0) {
 		if (r->status == 405 || r->status == 501 || r->status == 403)
 			return 1;
 		http_probe_error(m, r, "HEAD", err, errlen);
@@ -228,14 +240,14 @@ static int http_probe_head(struct http_media *m, int64_t deadline,
 static int http_probe_range(struct http_media *m, int64_t deadline,
 			    bool *ranges_ok, char *err, size_t errlen)
 {
-	struct http_req *r = &m->req[0], *bad;
+	struct http_req *r = &m->lanes[0].req[0], *bad;
 	char byte;
 
 	r->kind = HTTP_REQ_RANGE;
 	r->buf = &byte;
 	r->off = 0;
 	r->len = 1;
-	if (http_transfer(m, r, 1, deadline, &bad) < 0) {
+	if (http_transfer(m, &m->lanes[0], 1, deadline, &bad) < 0) {
 		http_probe_error(m, r, "range request", err, errlen);
 		return BE_EOPEN;
 	}
@@ -281,21 +293,47 @@ static int http_probe(struct http_media *m, char *err, size_t errlen)
 
 /* ---- open and close -------------------------------------------------- */
 
-static void http_media_free(struct http_media *m)
+static void http_lane_free(struct http_lane *l)
 {
 	for (unsigned i = 0; i < HTTP_MAX_CONNS; i++) {
-		if (!m->req[i].easy)
+		if (!l->req[i].easy)
 			continue;
-		if (m->req[i].active)
-			curl_multi_remove_handle(m->multi, m->req[i].easy);
-		curl_easy_cleanup(m->req[i].easy);
+		if (l->req[i].active)
+			curl_multi_remove_handle(l->multi, l->req[i].easy);
+		curl_easy_cleanup(l->req[i].easy);
 	}
-	if (m->multi)
-		curl_multi_cleanup(m->multi);
+	if (l->multi)
+		curl_multi_cleanup(l->multi);
+}
+
+static void http_media_free(struct http_media *m)
+{
+	for (unsigned i = 0; m->lanes && i < m->cfg.lanes; i++)
+		http_lane_free(&m->lanes[i]);
+	free(m->lanes);
+	pthread_cond_destroy(&m->lane_freed);
+	pthread_mutex_destroy(&m->lane_lock);
 	free(m->etag);
 	free(m->last_modified);
 	http_cfg_free(&m->cfg);
 	free(m);
+}
+
+/* A multi handle and `connections` easy handles.  0 or -1. */
+static int http_lane_init(struct http_media *m, struct http_lane *l)
+{
+	l->multi = curl_multi_init();
+	if (!l->multi ||
+	    curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			      (long)m->cfg.connections) != CURLM_OK ||
+	    curl_multi_setopt(l->multi, CURLMOPT_PIPELINING,
+			      (long)CURLPIPE_MULTIPLEX) != CURLM_OK)
+		return -1;
+	for (unsigned i = 0; i < m->cfg.connections; i++)
+		if (http_req_init(m, &l->req[i]) < 0 ||
+		    http_req_auth(m, l->req[i].easy) < 0)
+			return -1;
+	return 0;
 }
 
 static int http_setup(struct http_media *m, const char *source,
@@ -314,17 +352,15 @@ static int http_setup(struct http_media *m, const char *source,
 	backend_optset_free(&set);
 	if (r < 0 || http_check_url(m->cfg.url, m->redacted, err, errlen) < 0)
 		return BE_EOPEN;
-	m->multi = curl_multi_init();
-	if (!m->multi ||
-	    curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-			      (long)m->cfg.connections) != CURLM_OK ||
-	    curl_multi_setopt(m->multi, CURLMOPT_PIPELINING,
-			      (long)CURLPIPE_MULTIPLEX) != CURLM_OK)
+	m->lanes = calloc(m->cfg.lanes, sizeof *m->lanes);
+	if (!m->lanes)
 		goto nomem;
-	for (unsigned i = 0; i < m->cfg.connections; i++)
-		if (http_req_init(m, &m->req[i]) < 0 ||
-		    http_req_auth(m, m->req[i].easy) < 0)
+	for (unsigned i = 0; i < m->cfg.lanes; i++) {
+		if (http_lane_init(m, &m->lanes[i]) < 0)
 			goto nomem;
+		m->lanes[i].next_free = m->free_lanes;
+		m->free_lanes = &m->lanes[i];
+	}
 	return 0;
 nomem:
 	snprintf(err, errlen, "cannot set up libcurl");
@@ -344,6 +380,9 @@ static int http_open(const char *source, const struct backend_open_opts *opts,
 	m = calloc(1, sizeof *m);
 	if (!m)
 		return BE_ENOMEM;
+	pthread_mutex_init(&m->lane_lock, NULL);
+	pthread_cond_init(&m->lane_freed, NULL);
+	atomic_init(&m->changed, false);
 	backend_redact(source, m->redacted, sizeof m->redacted);
 	if (http_setup(m, source, opts, err, errlen) < 0 ||
 	    http_probe(m, err, errlen) < 0) {
@@ -354,10 +393,11 @@ static int http_open(const char *source, const struct backend_open_opts *opts,
 		log_warnx("http: %s: TLS certificate verification is OFF "
 			  "(insecure=1)", m->redacted);
 	log_debug(LOG_MOD_BACKEND, "http: %s: %" PRIu64 " bytes, HTTP/%s, "
-		  "%u connections, ETag %s, Last-Modified %s", m->redacted,
-		  m->size, m->http_version == CURL_HTTP_VERSION_2_0 ? "2" :
+		  "%u lanes of %u connections, ETag %s, Last-Modified %s",
+		  m->redacted, m->size,
+		  m->http_version == CURL_HTTP_VERSION_2_0 ? "2" :
 		  m->http_version == CURL_HTTP_VERSION_3 ? "3" : "1.1",
-		  m->cfg.connections, m->etag ? m->etag : "none",
+		  m->cfg.lanes, m->cfg.connections, m->etag ? m->etag : "none",
 		  m->last_modified ? m->last_modified : "none");
 	*handle = m;
 	return 0;
@@ -381,9 +421,9 @@ static int http_can_no(void *handle)
 	return 0;   /* read-only: writes are refused centrally (BE_EROFS) */
 }
 
-/* Splits [off, off+count) into up to `connections` pieces. */
-static unsigned http_split(struct http_media *m, char *buf, uint32_t count,
-			   uint64_t off)
+/* Splits [off, off+count) into up to `connections` pieces on lane l. */
+static unsigned http_split(struct http_media *m, struct http_lane *l,
+			   char *buf, uint32_t count, uint64_t off)
 {
 	unsigned n = (count + m->cfg.chunk - 1) / m->cfg.chunk;
 	uint32_t piece, done = 0;
@@ -393,7 +433,7 @@ static unsigned http_split(struct http_media *m, char *buf, uint32_t count,
 	piece = (count + n - 1) / n;
 	piece = (piece + 4095) & ~4095u;
 	for (n = 0; done < count; n++) {
-		struct http_req *r = &m->req[n];
+		struct http_req *r = &l->req[n];
 		r->kind = HTTP_REQ_RANGE;
 		r->buf = buf + done;
 		r->off = off + done;
@@ -403,21 +443,41 @@ static unsigned http_split(struct http_media *m, char *buf, uint32_t count,
 	return n;
 }
 
-static int http_pread(void *handle, void *buf, uint32_t count, uint64_t off)
+/* Takes a free lane, waiting while all are busy. */
+static struct http_lane *http_lane_take(struct http_media *m)
 {
-	struct http_media *m = handle;
-	struct http_req *bad;
-	unsigned n;
-	int r;
+	struct http_lane *l;
 
-	if (m->changed)
-		return BE_ECHANGED;
-	n = http_split(m, buf, count, off);
-	r = http_transfer(m, m->req, n, http_now_ms() + m->cfg.timeout_ms, &bad);
+	pthread_mutex_lock(&m->lane_lock);
+	while (!m->free_lanes)
+		pthread_cond_wait(&m->lane_freed, &m->lane_lock);
+	l = m->free_lanes;
+	m->free_lanes = l->next_free;
+	pthread_mutex_unlock(&m->lane_lock);
+	return l;
+}
+
+static void http_lane_give(struct http_media *m, struct http_lane *l)
+{
+	pthread_mutex_lock(&m->lane_lock);
+	l->next_free = m->free_lanes;
+	m->free_lanes = l;
+	pthread_cond_signal(&m->lane_freed);
+	pthread_mutex_unlock(&m->lane_lock);
+}
+
+/* Runs one read on lane l; logs the reason of a failure (while the lane,
+ * and so *bad, is still ours). */
+static int http_read_on(struct http_media *m, struct http_lane *l, char *buf,
+			uint32_t count, uint64_t off)
+{
+	unsigned n = http_split(m, l, buf, count, off);
+	struct http_req *bad;
+	int r = http_transfer(m, l, n, http_now_ms() + m->cfg.timeout_ms, &bad);
+
 	if (r == 0)
 		return 0;
-	if (r == BE_ECHANGED && !m->changed) {
-		m->changed = true;
+	if (r == BE_ECHANGED && !atomic_exchange(&m->changed, true)) {
 		log_warnx("http: %s: the object changed (ETag, Last-Modified "
 			  "or size): medium changed", m->redacted);
 	} else if (r != BE_ECHANGED) {
@@ -428,9 +488,24 @@ static int http_pread(void *handle, void *buf, uint32_t count, uint64_t off)
 	return r;
 }
 
+static int http_pread(void *handle, void *buf, uint32_t count, uint64_t off)
+{
+	struct http_media *m = handle;
+	struct http_lane *l;
+	int r;
+
+	if (atomic_load(&m->changed))
+		return BE_ECHANGED;
+	l = http_lane_take(m);
+	r = http_read_on(m, l, buf, count, off);
+	http_lane_give(m, l);
+	return r;
+}
+
 static int http_ready(void *handle)
 {
-	return ((struct http_media *)handle)->changed ? BE_ECHANGED : 0;
+	return atomic_load(&((struct http_media *)handle)->changed) ?
+		BE_ECHANGED : 0;
 }
 
 static unsigned http_max_in_flight(void *handle)
@@ -444,7 +519,7 @@ const struct backend_ops backend_http_ops = {
 	.ops_size = sizeof(struct backend_ops),
 	.name = "http",
 	.schemes = http_schemes,
-	.thread_model = BACKEND_SERIALIZE_REQUESTS,
+	.thread_model = BACKEND_PARALLEL,
 	.open = http_open,
 	.close = http_close,
 	.get_size = http_get_size,

@@ -7,15 +7,19 @@
 #include "backend.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define HTTP_MAX_CONNS 16
+#define HTTP_MAX_LANES 16
 
 /* Per-source options (docs/backends.md lists the keys). */
 struct http_cfg {
 	char *url;                  /* the source without its #fragment */
-	unsigned connections;       /* requests in flight, 1..16 */
+	unsigned connections;       /* requests in flight per call, 1..16 */
+	unsigned lanes;             /* calls served at once, 1..16 */
 	unsigned timeout_ms;        /* deadline of one call, retries included */
 	unsigned connect_timeout_ms;
 	unsigned low_speed_s;       /* abort a transfer stalled this long */
@@ -74,14 +78,25 @@ struct http_req {
 	char last_err[CURL_ERROR_SIZE];
 };
 
+/* A lane serves one call at a time: its own multi handle (and so its own
+ * connection pool) and `connections` request slots.  Calls on different
+ * lanes share nothing in libcurl, so they run at the same time. */
+struct http_lane {
+	CURLM *multi;
+	struct http_req req[HTTP_MAX_CONNS];
+	struct http_lane *next_free;   /* on the free list; under lane_lock */
+};
+
 struct http_media {
 	struct http_cfg cfg;
 	char redacted[256];
-	CURLM *multi;
-	struct http_req req[HTTP_MAX_CONNS];
+	struct http_lane *lanes;     /* cfg.lanes of them */
+	pthread_mutex_t lane_lock;   /* protects free_lanes */
+	pthread_cond_t lane_freed;
+	struct http_lane *free_lanes;
 	uint64_t size;              /* pinned at open; 0 while probing */
 	char *etag, *last_modified; /* pinned at open, or NULL */
-	bool changed;               /* sticky: the object changed */
+	atomic_bool changed;        /* sticky: the object changed */
 	long http_version;          /* CURL_HTTP_VERSION_* seen at open */
 };
 
@@ -89,10 +104,11 @@ struct http_media {
 int64_t http_now_ms(void);
 /* Sets up req[i]'s easy handle with the source's options.  0 or -1. */
 int http_req_init(struct http_media *m, struct http_req *r);
-/* Runs r[0..n) (already filled: kind, buf, off, len) until all succeed, one
- * fails for good, or the deadline passes.  Returns 0 or the failure of the
- * first request that did not succeed (r->fail, r->status, r->errbuf). */
-int http_transfer(struct http_media *m, struct http_req *r, unsigned n,
+/* Runs l->req[0..n) (already filled: kind, buf, off, len) on the lane the
+ * caller holds, until all succeed, one fails for good, or the deadline
+ * passes.  Returns 0 or the failure of the first request that did not
+ * succeed (r->fail, r->status, r->errbuf). */
+int http_transfer(struct http_media *m, struct http_lane *l, unsigned n,
 		  int64_t deadline_ms, struct http_req **failed);
 /* The backend error for a failure at the end of a call. */
 int http_fail_to_err(enum http_fail f);

@@ -26,6 +26,15 @@
  * Locking: `lock` protects every field after it.  A call holds it for its
  * whole duration; the reconnect thread connects without it and takes it
  * only to install the new handle.
+ *
+ * Threads: declared BACKEND_SERIALIZE_REQUESTS, because that is what the
+ * call-wide lock makes it: concurrent calls are safe but queue, one call's
+ * chunks in flight at a time (a call already keeps up to 64 requests on
+ * every connection, so a large read is not slower for it).  The core's
+ * lock therefore adds nothing but says so honestly; ready() takes the
+ * lock only when it is free (it never blocks), and a call holds it at
+ * most for the call's deadline.  Going PARALLEL would need the chunks of several calls
+ * to share the poll loop (one driver per connection), left for later.
  */
 #include "backend.h"
 #include "log.h"
@@ -35,6 +44,7 @@
 #include <libnbd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +69,13 @@ struct nbd_media {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;          /* a slot went DOWN, or stopping */
 	bool stopping;
-	bool changed;                 /* export differs after a reconnect */
+	atomic_bool changed;          /* export differs after a reconnect;
+	                               * written under lock, read by ready()
+	                               * without it */
 	unsigned nconns;
 	struct nbd_handle *conn[NBD_MAX_CONNS];   /* NULL = DOWN */
+	atomic_uint nup;              /* slots not NULL; written under lock,
+	                               * read by ready() without it */
 	unsigned next;                /* round robin */
 	bool down_logged;
 };
@@ -87,6 +101,7 @@ static void nbd_slot_down(struct nbd_media *m, unsigned i, const char *why)
 		return;
 	nbd_close(m->conn[i]);
 	m->conn[i] = NULL;
+	atomic_fetch_sub(&m->nup, 1);
 	if (!m->down_logged)
 		log_warnx("nbd: %s: connection %u lost (%s), reconnecting",
 			  m->redacted, i, why);
@@ -265,11 +280,10 @@ static void nbd_abandon(struct nbd_media *m, struct nbd_chunk *c, unsigned n,
 			nbd_slot_down(m, (unsigned)c[k].conn, why);
 }
 
-/* Runs one call: chunks c[0..n) all in flight, until done or deadline. */
+/* Runs chunks c[0..n), all in flight, until done or the deadline. */
 static int nbd_run(struct nbd_media *m, enum nbd_op op, struct nbd_chunk *c,
-		   unsigned n, uint32_t flags)
+		   unsigned n, uint32_t flags, int64_t deadline)
 {
-	int64_t deadline = nbd_now_ms() + m->cfg.timeout_ms;
 	int r = nbd_usable(m);
 
 	for (unsigned k = 0; k < n && r == 0; k++)
@@ -293,27 +307,33 @@ static int nbd_run(struct nbd_media *m, enum nbd_op op, struct nbd_chunk *c,
 	return r;
 }
 
-/* Splits [off, off+count) into chunks and runs them. */
+/* Splits [off, off+count) into chunks no larger than the chunk-size
+ * option and the server's maximum, and runs them in rounds of at most
+ * NBD_MAX_CHUNKS in flight, all under the call's one deadline.  (Fewer,
+ * larger chunks would break the server's maximum block size.) */
 static int nbd_rw(struct nbd_media *m, enum nbd_op op, char *buf,
 		  uint32_t count, uint64_t off, uint32_t flags)
 {
 	struct nbd_chunk c[NBD_MAX_CHUNKS];
-	uint32_t csize = m->cfg.chunk;
-	unsigned n = 0;
-	int r;
+	uint32_t csize = m->cfg.chunk < m->max_chunk ? m->cfg.chunk
+						     : m->max_chunk;
+	int64_t deadline = nbd_now_ms() + m->cfg.timeout_ms;
+	uint32_t done = 0;
+	int r = 0;
 
-	if (csize > m->max_chunk)
-		csize = m->max_chunk;
-	if ((count + csize - 1) / csize > NBD_MAX_CHUNKS)
-		csize = (count + NBD_MAX_CHUNKS - 1) / NBD_MAX_CHUNKS;
-	for (uint32_t done = 0; done < count; n++) {
-		uint32_t len = count - done < csize ? count - done : csize;
-		c[n] = (struct nbd_chunk){ .buf = buf ? buf + done : NULL,
-			.off = off + done, .len = len, .conn = -1 };
-		done += len;
-	}
 	pthread_mutex_lock(&m->lock);
-	r = nbd_run(m, op, c, n, flags);
+	while (r == 0 && done < count) {
+		unsigned n;
+		for (n = 0; n < NBD_MAX_CHUNKS && done < count; n++) {
+			uint32_t len = count - done < csize ? count - done
+							    : csize;
+			c[n] = (struct nbd_chunk){
+				.buf = buf ? buf + done : NULL,
+				.off = off + done, .len = len, .conn = -1 };
+			done += len;
+		}
+		r = nbd_run(m, op, c, n, flags, deadline);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -339,6 +359,7 @@ static void nbd_install(struct nbd_media *m, struct nbd_handle *h)
 	for (unsigned i = 0; i < m->nconns; i++) {
 		if (!m->conn[i]) {
 			m->conn[i] = h;
+			atomic_fetch_add(&m->nup, 1);
 			if (m->down_logged)
 				log_info("nbd: %s: reconnected", m->redacted);
 			m->down_logged = false;
@@ -472,6 +493,9 @@ static int nbd_open(const char *source, const struct backend_open_opts *opts,
 		goto fail;
 	for (unsigned i = 1; i < m->nconns; i++)
 		m->conn[i] = nbd_conn_open(&m->cfg, m->stopfd, err, errlen);
+	for (unsigned i = 0; i < m->nconns; i++)
+		if (m->conn[i])
+			atomic_fetch_add(&m->nup, 1);
 	if (pthread_create(&m->thread, NULL, nbd_reconnect_thread, m) != 0) {
 		snprintf(err, errlen, "cannot start the reconnect thread");
 		goto fail;
@@ -530,7 +554,7 @@ static int nbd_flush_op(void *handle, uint32_t flags)
 
 	(void)flags;
 	pthread_mutex_lock(&m->lock);
-	r = nbd_run(m, NBD_OP_FLUSH, &c, 1, 0);
+	r = nbd_run(m, NBD_OP_FLUSH, &c, 1, 0, nbd_now_ms() + m->cfg.timeout_ms);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -541,12 +565,18 @@ static int nbd_trim_op(void *handle, uint32_t count, uint64_t off,
 	return nbd_rw(handle, NBD_OP_TRIM, NULL, count, off, flags);
 }
 
+/* Never blocks: while someone holds the lock (a call, for up to its
+ * deadline, or the reconnect thread) the answer comes from the atomics:
+ * changed, or no slot up.  A connection that died unnoticed then counts
+ * as up; the next call finds out and says BE_ERETRY. */
 static int nbd_ready_op(void *handle)
 {
 	struct nbd_media *m = handle;
 	int r;
 
-	pthread_mutex_lock(&m->lock);
+	if (pthread_mutex_trylock(&m->lock) != 0)
+		return atomic_load(&m->changed) ? BE_ECHANGED :
+		       atomic_load(&m->nup) ? 0 : BE_ERETRY;
 	r = nbd_usable(m);
 	pthread_mutex_unlock(&m->lock);
 	return r;

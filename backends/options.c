@@ -268,3 +268,43 @@ int backend_opt_bool(const struct backend_optset *set, const char *key,
 	}
 	return 0;
 }
+
+/* "0", "1", "0.25", "1.000": at most 6 decimals, no sign, no exponent. */
+static int opt_parse_ratio(const char *v, unsigned *ppm)
+{
+	unsigned whole, frac = 0, scale = 1000000;
+	const char *p = v;
+
+	if (*p != '0' && *p != '1')
+		return -1;
+	whole = (unsigned)(*p++ - '0');
+	if (*p == '.') {
+		if (!p[1])
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			if (scale == 1)
+				return -1;
+			scale /= 10;
+			frac += (unsigned)(*p - '0') * scale;
+		}
+	}
+	if (*p || (whole == 1 && frac))
+		return -1;
+	*ppm = whole * 1000000 + frac;
+	return 0;
+}
+
+int backend_opt_ratio(const struct backend_optset *set, const char *key,
+		      unsigned def_ppm, unsigned *out, char *err,
+		      size_t errlen)
+{
+	const char *v = backend_opt_get(set, key);
+
+	*out = def_ppm;
+	if (v && opt_parse_ratio(v, out) < 0) {
+		snprintf(err, errlen, "option %s: must be a fraction in 0..1 "
+			 "(like 0.01), at most 6 decimals", key);
+		return BE_EOPEN;
+	}
+	return 0;
+}

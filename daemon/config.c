@@ -715,6 +715,9 @@ static const struct cfg_key cfg_lun_keys[] = {
 	KEY_CHARS("product", L, product),
 	KEY_CHARS("revision", L, revision),
 	{ KEY("options", cfg_set_options, L, options) },
+	/* Layer specs: the layer checks names, keys and values at open. */
+	{ KEY("layers", cfg_set_strlist, L, layers), .min = 1,
+	  .max = CFG_LAYER_STR, .charset = "-_.:=,/+@" },
 	KEY_END
 };
 #undef L

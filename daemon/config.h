@@ -29,6 +29,9 @@ struct config_lun {
 	char revision[5];     /* INQUIRY revision, default "0.1" */
 	char **options;       /* "key=value", NULL-terminated, or NULL: the
 	                       * options mapping, for backend_open_opts */
+	char **layers;        /* layer specs, bottom-most first,
+	                       * NULL-terminated, or NULL: for
+	                       * backend_open_opts.layers */
 };
 
 /* api: the admin REST API, web UI and metrics (daemon/api*.c). */

@@ -60,8 +60,7 @@ static int cfg_strv_add(struct cfg_parser *p, char ***vp, unsigned *np,
 
 /* ---- list of strings (allowed_schemes, allowed_hosts) ---------------- */
 
-static int cfg_set_strlist(struct cfg_parser *p, const struct cfg_key *k,
-			   void *obj)
+int cfg_set_strlist(struct cfg_parser *p, const struct cfg_key *k, void *obj)
 {
 	char ***field = cfg_field(obj, k);
 	char **v = NULL;
@@ -325,6 +324,8 @@ void cfg_api_free(struct config *cfg)
 		free(cfg->images[i].description);
 		cfg_strv_free(cfg->images[i].options);
 	}
-	for (unsigned i = 0; i < CONFIG_MAX_LUNS; i++)
+	for (unsigned i = 0; i < CONFIG_MAX_LUNS; i++) {
 		cfg_strv_free(cfg->luns[i].options);
+		cfg_strv_free(cfg->luns[i].layers);
+	}
 }

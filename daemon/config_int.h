@@ -23,6 +23,7 @@
 #define CFG_USB_STR   126           /* USB string descriptor, bytes */
 #define CFG_PATH_STR  1024          /* functionfs_dir */
 #define CFG_MEDIA_STR 4096          /* media path or URI */
+#define CFG_LAYER_STR 1024          /* one layer spec (LAYER_SPEC_MAX) */
 
 struct cfg_parser {
 	yaml_parser_t yp;
@@ -106,6 +107,9 @@ int cfg_set_section(struct cfg_parser *p, const struct cfg_key *k, void *obj);
 extern const struct cfg_key cfg_api_keys[];
 int cfg_set_images(struct cfg_parser *p, const struct cfg_key *k, void *obj);
 int cfg_set_options(struct cfg_parser *p, const struct cfg_key *k, void *obj);
+/* A list of strings, each checked like a string key (k's bounds,
+ * charset); [] stores an empty list. */
+int cfg_set_strlist(struct cfg_parser *p, const struct cfg_key *k, void *obj);
 int cfg_api_defaults(struct config *cfg);
 void cfg_api_free(struct config *cfg);
 void cfg_strv_free(char **v);

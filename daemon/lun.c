@@ -72,6 +72,7 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	lun_copy_field(l->product, sizeof l->product, cfg->product);
 	lun_copy_field(l->revision, sizeof l->revision, cfg->revision);
 	snprintf(l->serial, sizeof l->serial, "%.28s-%u", serial_base, id);
+	l->layers = (const char *const *)cfg->layers;
 	l->ua = LUN_UA_POWER_ON;
 	if (pthread_mutex_init(&l->lock, NULL) != 0)
 		return -1;
@@ -84,6 +85,7 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 				.source = cfg->media,
 				.readonly = cfg->readonly,
 				.options = (const char *const *)cfg->options,
+				.layers = (const char *const *)cfg->layers,
 			   }, err, sizeof err) < 0)
 		log_errx("lun %u: %s: media not loaded, drive is empty", id, err);
 	/* A fresh start reports power-on, not a medium change. */
@@ -271,6 +273,8 @@ static int lun_finish_load(struct lun *l, const struct lun_media_req *r,
 		.readonly = r->readonly || l->cfg_readonly,
 		.block_size = l->block_size,
 		.options = r->options,
+		/* The LUN's layers (config) serve whatever media goes in. */
+		.layers = r->layers ? r->layers : l->layers,
 	};
 	struct backend *be = backend_open(r->source, &opts, err, errlen);
 	struct lun_media *m = be ? lun_media_new(l, be) : NULL;

@@ -101,6 +101,9 @@ struct lun {
 	unsigned block_shift;
 	char vendor[9], product[17], revision[5];
 	char serial[33];           /* VPD 0x80 unit serial number */
+	/* Layer specs (config, outliving the LUN) stacked over every media
+	 * this LUN opens, bottom-most first; NULL for none. */
+	const char *const *layers;
 
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* state changed, or retired media closed */
@@ -173,12 +176,15 @@ void lun_set_prevent(struct lun *l, bool prevent);
 /* --- for the admin API ---------------------------------------------- */
 
 /* What to insert.  options: "key=value" strings for the backend
- * (NULL-terminated, or NULL); image: the catalog name, or NULL. */
+ * (NULL-terminated, or NULL); image: the catalog name, or NULL;
+ * layers: layer specs stacked over the backend, bottom-most first
+ * (backend_open_opts.layers; NULL-terminated, or NULL). */
 struct lun_media_req {
 	const char *source;
 	bool readonly;
 	const char *const *options;
 	const char *image;
+	const char *const *layers;
 };
 
 /* lun_insert() with options and a catalog name. */

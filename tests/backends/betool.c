@@ -1,15 +1,20 @@
 /* betool — drive one backend from the shell, for tests/backends/test-*.sh.
  *
- *   betool [-r] [-d] [-b BLOCK] [-o KEY=VALUE]... SOURCE [COMMAND ARGS]...
+ *   betool [-r] [-d] [-b BLOCK] [-o KEY=VALUE]... [-l LAYER]... SOURCE
+ *          [COMMAND ARGS]...
  *   betool redact STRING
  *
- * Opens SOURCE through backend_open() (the registry, the central checks),
+ * Opens SOURCE through backend_open() (the registry, the central checks,
+ * the layers given with -l, bottom-most first, "name:key=value,..."),
  * then runs the commands in order, one line on stdout each:
  *
  *   info                 size, read-only and abilities
  *   ready                backend_ready()
  *   read OFF LEN FILE    reads, stores the bytes at OFF in FILE
  *   readall CHUNK FILE   reads the whole medium in CHUNK pieces into FILE
+ *   readmt N CHUNK FILE  the same from N threads at once (thread t reads
+ *                        pieces t, t+N, ...), each piece stored at its
+ *                        offset in FILE; prints the failures per error
  *   write OFF LEN FILE   writes LEN bytes taken from FILE at OFF
  *   writefua OFF LEN FILE
  *   flush
@@ -30,6 +35,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +45,7 @@
 #include <unistd.h>
 
 #define BETOOL_MAX_OPTS 32
+#define BETOOL_MAX_THREADS 64
 
 static unsigned retry_n, retry_ms;
 
@@ -77,7 +85,7 @@ static uint64_t parse_size(const char *s)
 static void usage(void)
 {
 	fprintf(stderr, "usage: betool [-r] [-d] [-b BLOCK] [-o KEY=VALUE]... "
-		"SOURCE [COMMAND ARGS]...\n       betool redact STRING\n");
+		"[-l LAYER]... SOURCE [COMMAND ARGS]...\n       betool redact STRING\n");
 	exit(3);
 }
 
@@ -154,6 +162,67 @@ static int cmd_readall(struct backend *be, char **a)
 	return r;
 }
 
+/* One thread of readmt. */
+struct mt_job {
+	struct backend *be;
+	uint32_t chunk;
+	unsigned t, n;
+	const char *file;
+	atomic_uint *fails;        /* per -error, BE_EOPEN+1 entries */
+};
+
+static void *mt_reader(void *arg)
+{
+	struct mt_job *j = arg;
+	char *buf = malloc(j->chunk);
+	uint64_t size = j->be->size;
+
+	if (!buf)
+		abort();
+	for (uint64_t off = (uint64_t)j->t * j->chunk; off < size;
+	     off += (uint64_t)j->n * j->chunk) {
+		uint32_t len = size - off < j->chunk ? (uint32_t)(size - off)
+						       : j->chunk;
+		int r = with_retry(j->be, 'r', buf, len, off);
+		if (r == 0 && file_io(j->file, buf, len, off, true) < 0)
+			r = BE_EINVAL;
+		if (r < 0)
+			atomic_fetch_add(&j->fails[-r], 1);
+	}
+	free(buf);
+	return NULL;
+}
+
+static int cmd_readmt(struct backend *be, char **a)
+{
+	unsigned n = (unsigned)atoi(a[0]);
+	uint32_t chunk = (uint32_t)parse_size(a[1]);
+	pthread_t t[BETOOL_MAX_THREADS];
+	struct mt_job j[BETOOL_MAX_THREADS];
+	atomic_uint fails[-BE_EOPEN + 1];
+	int r = 0;
+
+	if (n < 1 || n > BETOOL_MAX_THREADS || !chunk)
+		return BE_EINVAL;
+	for (int e = 0; e <= -BE_EOPEN; e++)
+		atomic_init(&fails[e], 0);
+	for (unsigned i = 0; i < n; i++) {
+		j[i] = (struct mt_job){ .be = be, .chunk = chunk, .t = i,
+					.n = n, .file = a[2], .fails = fails };
+		if (pthread_create(&t[i], NULL, mt_reader, &j[i]) != 0)
+			abort();
+	}
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	for (int e = 1; e <= -BE_EOPEN; e++) {
+		if (!atomic_load(&fails[e]))
+			continue;
+		printf("readmt: %u x %s\n", atomic_load(&fails[e]), err_name(-e));
+		r = -e;
+	}
+	return r;
+}
+
 static int cmd_wait(const char *path)
 {
 	struct stat st;
@@ -187,6 +256,7 @@ static int run_cmd(struct backend *be, char **argv, int argc, int *result)
 	else if (!strcmp(c, "write") && argc > 3) { *result = cmd_rw(be, 'w', argv + 1); words = 4; }
 	else if (!strcmp(c, "writefua") && argc > 3) { *result = cmd_rw(be, 'F', argv + 1); words = 4; }
 	else if (!strcmp(c, "readall") && argc > 2) { *result = cmd_readall(be, argv + 1); words = 3; }
+	else if (!strcmp(c, "readmt") && argc > 3) { *result = cmd_readmt(be, argv + 1); words = 4; }
 	else if (!strcmp(c, "trim") && argc > 2) {
 		*result = with_retry(be, 't', NULL, (uint32_t)parse_size(argv[2]),
 				     parse_size(argv[1]));
@@ -229,8 +299,10 @@ static int run_all(struct backend *be, char **argv, int argc)
 int main(int argc, char **argv)
 {
 	const char *opts_kv[BETOOL_MAX_OPTS + 1] = { NULL };
-	struct backend_open_opts o = { .block_size = 512, .options = opts_kv };
-	unsigned nopts = 0;
+	const char *layers[BETOOL_MAX_OPTS + 1] = { NULL };
+	struct backend_open_opts o = { .block_size = 512, .options = opts_kv,
+				       .layers = layers };
+	unsigned nopts = 0, nlayers = 0;
 	char err[512];
 	int c, failed;
 
@@ -239,7 +311,7 @@ int main(int argc, char **argv)
 		printf("%s\n", backend_redact(argv[2], err, sizeof err));
 		return 0;
 	}
-	while ((c = getopt(argc, argv, "rdb:o:")) != -1) {
+	while ((c = getopt(argc, argv, "rdb:o:l:")) != -1) {
 		switch (c) {
 		case 'r': o.readonly = true; break;
 		case 'd': log_enable_debug(LOG_MOD_BACKEND); break;
@@ -248,6 +320,11 @@ int main(int argc, char **argv)
 			if (nopts >= BETOOL_MAX_OPTS)
 				usage();
 			opts_kv[nopts++] = optarg;
+			break;
+		case 'l':
+			if (nlayers >= BETOOL_MAX_OPTS)
+				usage();
+			layers[nlayers++] = optarg;
 			break;
 		default: usage();
 		}

@@ -726,6 +726,53 @@ TEST(test_config_not_nul_terminated)
 	config_free(cfg);
 }
 
+TEST(test_config_lun_layers_list)
+{
+	struct config *cfg = load(
+		"luns:\n"
+		"  - media: memory:1M\n"
+		"    layers: [inject, \"inject:delay-ms=5,error-rate=0.01\"]\n"
+		"  - media: memory:1M\n");
+
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	CHECK(cfg->luns[0].layers != NULL);
+	CHECK_STR(cfg->luns[0].layers[0], "inject");
+	CHECK_STR(cfg->luns[0].layers[1], "inject:delay-ms=5,error-rate=0.01");
+	CHECK(cfg->luns[0].layers[2] == NULL);
+	CHECK(cfg->luns[1].layers == NULL);
+	config_free(cfg);
+}
+
+TEST(test_config_lun_layers_empty_list)
+{
+	struct config *cfg = load("luns:\n  - media: memory:1M\n    layers: []\n");
+
+	CHECK(cfg != NULL && cfg->luns[0].layers && !cfg->luns[0].layers[0]);
+	config_free(cfg);
+}
+
+TEST(test_config_lun_layers_not_a_list)
+{
+	CHECK(bad("luns:\n  - layers: inject\n", "t.yaml:2:13: luns[0].layers: ",
+		  "a list of strings"));
+}
+
+TEST(test_config_lun_layers_bad_chars)
+{
+	CHECK(bad("luns:\n  - layers: [\"inject:delay-ms=5 ms\"]\n",
+		  "t.yaml:2:14: luns[0].layers[0]: ", "may only contain"));
+}
+
+TEST(test_config_lun_layers_too_long)
+{
+	char text[1200];
+
+	snprintf(text, sizeof text, "luns:\n  - layers: [inject:seed=%01030d]\n", 1);
+	CHECK(bad(text, "t.yaml:2:14: luns[0].layers[0]: ", "too long"));
+}
+
 int main(void)
 {
 	RUN(test_config_shipped_file_parses);
@@ -788,6 +835,11 @@ int main(void)
 	RUN(test_config_log_debug_duplicate_module);
 	RUN(test_config_log_debug_not_a_list);
 	RUN(test_config_too_many_luns);
+	RUN(test_config_lun_layers_list);
+	RUN(test_config_lun_layers_empty_list);
+	RUN(test_config_lun_layers_not_a_list);
+	RUN(test_config_lun_layers_bad_chars);
+	RUN(test_config_lun_layers_too_long);
 	RUN(test_config_empty_lun_list);
 	RUN(test_config_lun_not_a_mapping);
 	RUN(test_config_luns_not_a_list);

@@ -337,7 +337,7 @@ TEST(test_lun_flush_and_trim_on_memory)
 
 /* --- eject racing I/O --------------------------------------------------- */
 
-static volatile int race_stop;
+static atomic_int race_stop;
 static int race_bad;
 
 static void *race_io(void *arg)
@@ -345,7 +345,7 @@ static void *race_io(void *arg)
 	uint8_t buf[4096];
 
 	(void)arg;
-	while (!race_stop) {
+	while (!atomic_load(&race_stop)) {
 		struct lun_snapshot s;
 		int r;
 
@@ -366,7 +366,7 @@ TEST(test_lun_eject_insert_race_with_io)
 	char e[256];
 
 	up("memory:64K");
-	race_stop = 0;
+	atomic_store(&race_stop, 0);
 	race_bad = 0;
 	if (pthread_create(&t, NULL, race_io, NULL) != 0)
 		abort();
@@ -377,7 +377,7 @@ TEST(test_lun_eject_insert_race_with_io)
 			CHECK_EQ(lun_insert(&l, "memory:64K", false, e,
 					    sizeof e), 0);
 	}
-	race_stop = 1;
+	atomic_store(&race_stop, 1);
 	pthread_join(t, NULL);
 	CHECK_EQ(race_bad, 0);
 	lun_fini(&l);

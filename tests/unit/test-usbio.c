@@ -213,13 +213,35 @@ TEST(serial_runs_commands)
 /* Disabling with the serial thread blocked in read(): the read is
  * interrupted, its completion reaches the USB thread, and the BOT goes
  * offline, in bounded time. */
+/* sq_running is the serial thread's, under the USB lock. */
+static bool serial_running(void)
+{
+	bool r;
+
+	usbio_lock(&u);
+	r = u.sq_running;
+	usbio_unlock(&u);
+	return r;
+}
+
+/* The serial thread is in a write() on bulk-in. */
+static bool serial_writing_in(void)
+{
+	bool r;
+
+	usbio_lock(&u);
+	r = u.sq_running && u.sq[u.sq_head].ep == XPORT_EP_IN;
+	usbio_unlock(&u);
+	return r;
+}
+
 TEST(cancel_interrupts_read)
 {
 	double t0;
 
 	up();
 	/* Let the serial thread get into read(). */
-	for (int i = 0; i < 100 && !u.sq_running; i++)
+	for (int i = 0; i < 100 && !serial_running(); i++)
 		loop_once(1);
 	t0 = now_s();
 	usbio_lock(&u);
@@ -254,7 +276,7 @@ TEST(reset_requeues_cbw)
 {
 	up();
 	resets_acked = 0;
-	for (int i = 0; i < 100 && !u.sq_running; i++)
+	for (int i = 0; i < 100 && !serial_running(); i++)
 		loop_once(1);
 	reset_now(on_reset_done);
 	CHECK(loop_until(reset_acked));
@@ -296,10 +318,9 @@ TEST(reset_interrupts_write)
 		fcntl(in_pipe[1], F_SETFL, fl);
 	}
 	host_cbw(11, 0, cdb_tur, 6);
-	for (int i = 0; i < 200 && !(u.sq_running &&
-				     u.sq[u.sq_head].ep == XPORT_EP_IN); i++)
+	for (int i = 0; i < 200 && !serial_writing_in(); i++)
 		loop_once(1);
-	CHECK(u.sq_running && u.sq[u.sq_head].ep == XPORT_EP_IN);
+	CHECK(serial_writing_in());
 	reset_now(on_reset_done);
 	CHECK(loop_until(reset_acked));
 	CHECK(loop_until(bot_idle));
