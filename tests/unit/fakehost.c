@@ -210,8 +210,12 @@ bool fh_deliver_pick(struct fakehost *fh, unsigned pick)
 	long res;
 	size_t i;
 
-	if (fh->ndone == 0)
-		return false;
+	if (fh->ndone == 0) {
+		if (!fh->mio || !mio_run_one(fh->mio))
+			return false;
+		mio_reap(fh->mio);
+		return true;
+	}
 	i = pick % fh->ndone;
 	x = fh->done[i];
 	memmove(fh->done + i, fh->done + i + 1,
@@ -558,6 +562,8 @@ int fh_dev_init(struct fh_dev *d, const struct fh_lun_cfg *luns,
 		c->readonly = luns[i].readonly;
 		c->removable = !luns[i].fixed;
 		c->block_size = luns[i].block_size ? luns[i].block_size : 512;
+		d->layers[i][0] = luns[i].layer;
+		c->layers = luns[i].layer ? (char **)d->layers[i] : NULL;
 		snprintf(c->vendor, sizeof c->vendor, "netstick");
 		snprintf(c->product, sizeof c->product, "Virtual Disk");
 		snprintf(c->revision, sizeof c->revision, "0.1");
@@ -567,9 +573,11 @@ int fh_dev_init(struct fh_dev *d, const struct fh_lun_cfg *luns,
 	}
 	d->target.luns = d->luns;
 	if (bot_init(&d->bot, &d->target, &fh_xport_ops, &d->fh, xfer_size,
-		     depth) < 0)
+		     depth) < 0 || mio_init(&d->mio, 0) < 0)
 		return -1;
+	bot_set_mio(&d->bot, &d->mio);
 	fh_init(&d->fh, &d->bot, maxpacket);
+	d->fh.mio = &d->mio;
 	fh_enable(&d->fh);
 	return 0;
 }
@@ -579,6 +587,7 @@ void fh_dev_fini(struct fh_dev *d)
 	if (d->bot.pool) {
 		fh_disable(&d->fh);
 		fh_deliver_all(&d->fh);
+		mio_fini(&d->mio);
 		bot_fini(&d->bot);
 	}
 	fh_fini(&d->fh);

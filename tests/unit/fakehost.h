@@ -40,6 +40,7 @@
 #include "bot.h"
 #include "config.h"
 #include "lun.h"
+#include "mio.h"
 #include "scsi.h"
 #include "transport.h"
 
@@ -86,6 +87,9 @@ struct fakehost {
 	                                 * much OUT data (0: all of it) */
 	uint8_t *in;                    /* data of the last fh_command */
 	size_t in_cap;
+	/* Media jobs (a 0-worker mio, or NULL): with no transfer left to
+	 * report, fh_deliver() runs the oldest job and reports it. */
+	struct mio *mio;
 };
 
 extern const struct xport_ops fh_xport_ops;
@@ -190,6 +194,7 @@ struct fh_lun_cfg {
 	bool readonly;
 	bool fixed;            /* not removable */
 	uint32_t block_size;   /* 0 = 512 */
+	const char *layer;     /* one layer spec over the media, or NULL */
 };
 
 #define FH_MAX_LUNS 8
@@ -200,6 +205,8 @@ struct fh_dev {
 	struct scsi_target target;
 	struct bot bot;
 	struct fakehost fh;
+	struct mio mio;        /* 0 workers: jobs run in fh_deliver() */
+	const char *layers[FH_MAX_LUNS][2];
 };
 
 /* Sets up nluns LUNs, the BOT (xfer_size, depth) and the fake host, then

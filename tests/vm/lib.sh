@@ -384,7 +384,20 @@ netstickd_config() {
 		    vendor: "$GADGET_VENDOR"
 		    product: "$(lun_get "$spec" product "$GADGET_PRODUCT")"
 		EOF
+		netstickd_layers "$spec"
 	done
+}
+
+# The layers: of one LUN: the spec's layer=NAME:K=V+K=V ('+' for the
+# commas a spec cannot hold), then NETSTICK_VM_LAYERS (one spec with real
+# commas, put on every LUN: the battery behind the inject layer).
+netstickd_layers() {
+	local one
+	one=$(lun_get "$1" layer "")
+	[[ -n $one || -n ${NETSTICK_VM_LAYERS:-} ]] || return 0
+	echo "    layers:"
+	[[ -z $one ]] || echo "      - \"${one//+/,}\""
+	[[ -z ${NETSTICK_VM_LAYERS:-} ]] || echo "      - \"$NETSTICK_VM_LAYERS\""
 }
 
 # NETSTICK_VM_MEDIA_VIA=nbd: netstickd reads every image through a real
