@@ -6,6 +6,12 @@
  *
  * SIZE is bytes with an optional K, M or G suffix (powers of 1024), at most
  * 1 GiB.  Contents start zeroed and vanish on close.
+ *
+ * Threads: PARALLEL, really: the handle is fixed after open and every op
+ * is a memcpy into or out of the buffer.  Calls on disjoint ranges never
+ * meet; overlapping concurrent writes (or a read racing a write of the
+ * same bytes) give a mix of both, as on a real disk, and SCSI leaves that
+ * undefined too; the daemon does not issue them.
  */
 #include "backend.h"
 
