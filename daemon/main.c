@@ -273,7 +273,7 @@ static int run_loop(struct daemon *d)
 		usbio_lock(&d->usbio);
 		/* Also on a timeout: repeats a pending cancel. */
 		usbio_reap(&d->usbio);
-		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
+		if ((p[2].revents || ffs_held(&d->ffs)) && ffs_dispatch(&d->ffs, &ev) < 0)
 			r = -1;
 		usbio_flush(&d->usbio);
 		usbio_unlock(&d->usbio);
