@@ -282,24 +282,48 @@ static void ffs_event(struct ffs *f, const struct usb_functionfs_event *e,
 		  usb_state_name(f->state));
 }
 
+bool ffs_held(const struct ffs *f)
+{
+	return !f->setup_pending && f->batch_next < f->batch_len;
+}
+
+/* Hands out what is left of the batch, in order, until a SETUP is left
+ * pending: the rest stays held for the dispatch after ffs_ack(). */
+static void ffs_run_batch(struct ffs *f, const struct ffs_events *ev)
+{
+	while (f->batch_next < f->batch_len && !f->setup_pending)
+		ffs_event(f, &f->batch[f->batch_next++], ev);
+}
+
+/* Reads the next batch (only once the last one is all handed out).
+ * Returns 1, 0 when ep0 has nothing, or -1 when it failed for good. */
+static int ffs_read_batch(struct ffs *f)
+{
+	ssize_t n = read(f->ep0, f->batch, sizeof f->batch);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		log_err("ffs: reading ep0 events");
+		return -1;
+	}
+	f->batch_next = 0;
+	f->batch_len = (unsigned)((size_t)n / sizeof f->batch[0]);
+	return 1;
+}
+
 int ffs_dispatch(struct ffs *f, const struct ffs_events *ev)
 {
-	struct usb_functionfs_event events[8];
-
-	/* Bounded: at most 8 reads of 8 events per call. */
+	ffs_run_batch(f, ev);
+	/* Bounded: at most 8 reads of FFS_BATCH events per call.  No read
+	 * while a setup is pending (see ffs.h); when none is, the batch has
+	 * all been handed out. */
 	for (int round = 0; round < 8 && !f->setup_pending; round++) {
-		ssize_t n = read(f->ep0, events, sizeof events);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		if (n <= 0) {
-			log_err("ffs: reading ep0 events");
-			return -1;
-		}
-		for (size_t i = 0; i < (size_t)n / sizeof events[0]; i++) {
-			ffs_event(f, &events[i], ev);
-			if (f->setup_pending)   /* read no further: see ffs.h */
-				break;
-		}
+		int r = ffs_read_batch(f);
+
+		if (r <= 0)
+			return r;
+		ffs_run_batch(f, ev);
 	}
 	return 0;
 }

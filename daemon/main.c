@@ -283,7 +283,9 @@ static int run_loop(struct daemon *d)
 		usbio_reap(&d->usbio);
 		if (p[3].revents)
 			mio_reap(&d->mio);
-		if (p[2].revents && ffs_dispatch(&d->ffs, &ev) < 0)
+		/* Events held behind a reset go out once it is acked. */
+		if ((p[2].revents || ffs_held(&d->ffs)) &&
+		    ffs_dispatch(&d->ffs, &ev) < 0)
 			r = -1;
 		usbio_flush(&d->usbio);
 		usbio_unlock(&d->usbio);
@@ -387,13 +389,18 @@ static void stop_usb(struct daemon *d)
 	if (d->cfg->gadget.manage)
 		gadget_unbind(&d->gadget);
 	if (d->bot.pool) {
+		bool stuck;
+
 		drain_transfers(d);
-		usbio_fini(&d->usbio);
+		stuck = usbio_fini(&d->usbio) < 0;
 		/* Workers may still be in a media call into the BOT's
 		 * buffers: they end (bounded by the backends' deadlines)
-		 * before the buffers go. */
+		 * before the buffers go.  A serial thread left in its
+		 * transfer may still write into them: they go with the
+		 * process. */
 		stop_media_workers(d);
-		bot_fini(&d->bot);
+		if (!stuck)
+			bot_fini(&d->bot);
 	}
 	ffs_close(&d->ffs);
 	if (d->cfg->gadget.manage)

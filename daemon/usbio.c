@@ -394,13 +394,15 @@ void usbio_start_serial(struct usbio *u)
 	u->serial_on = true;
 }
 
-static void usbio_stop_serial(struct usbio *u)
+/* Stops the serial thread.  Returns 0, or -1 when it is still in its call
+ * after USBIO_STOP_MS: it is then left running, detached (usbio.h). */
+static int usbio_stop_serial(struct usbio *u)
 {
 	struct timespec ms = { 0, 1000000 };
 	bool running = true;
 
 	if (!u->serial_on)
-		return;
+		return 0;
 	pthread_mutex_lock(&u->lock);
 	u->serial_stop = true;
 	usbio_sq_cancel(u, -1);
@@ -417,23 +419,26 @@ static void usbio_stop_serial(struct usbio *u)
 			nanosleep(&ms, NULL);
 	}
 	if (running) {
-		/* serial_on stays set: the lock is still in use. */
-		log_warnx("usbio: serial thread stuck in a transfer; "
-			  "leaving it");
+		/* serial_on stays set: the thread still uses the lock. */
+		log_warnx("usbio: serial thread stuck in a transfer; leaving "
+			  "it, its buffer, the eventfd and the AIO context");
 		pthread_detach(u->serial);
-		return;
+		return -1;
 	}
 	pthread_join(u->serial, NULL);
 	u->serial_on = false;
+	return 0;
 }
 
-void usbio_fini(struct usbio *u)
+int usbio_fini(struct usbio *u)
 {
-	usbio_stop_serial(u);
+	/* A thread left behind reports its (cancelled) transfer with
+	 * usbio_later(), under the lock, on the eventfd: all stay. */
+	if (usbio_stop_serial(u) < 0)
+		return -1;
 	io_destroy(u->ctx);
 	close(u->efd);
-	if (!u->serial_on) {
-		pthread_cond_destroy(&u->serial_wake);
-		pthread_mutex_destroy(&u->lock);
-	}
+	pthread_cond_destroy(&u->serial_wake);
+	pthread_mutex_destroy(&u->lock);
+	return 0;
 }

@@ -83,8 +83,16 @@ void usbio_set_bot(struct usbio *u, struct bot *b);
 /* Starts the serial thread; it inherits the caller's scheduling policy.
  * Without it (or when it cannot start) every transfer goes through AIO. */
 void usbio_start_serial(struct usbio *u);
-/* Stops the serial thread (bounded) and frees everything. */
-void usbio_fini(struct usbio *u);
+/* Stops the serial thread (bounded: 2 s) and frees everything.
+ * Returns 0, or -1 when the thread was still in its blocking call then
+ * (logged): it is left running, detached, and until the process exits it
+ * may still write into that transfer's buffer (the BOT's), take the lock
+ * and signal the eventfd; it reports the transfer through `later`, never
+ * to the BOT, and makes no further call on the endpoint files.  So on -1
+ * the AIO context, the eventfd, the lock and *u stay as they are, and the
+ * caller must not free the BOT's buffers (no bot_fini()) or *u; it may
+ * close the endpoint files.  Called once, without the USB lock. */
+int usbio_fini(struct usbio *u);
 void usbio_lock(struct usbio *u);
 void usbio_unlock(struct usbio *u);
 int usbio_fd(const struct usbio *u);

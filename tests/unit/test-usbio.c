@@ -14,8 +14,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,13 +110,9 @@ static bool nothing_busy(void)
 	return r;
 }
 
-static void down(void)
+/* What up() made besides usbio: the BOT, the pipes, the LUNs. */
+static void down_bot(void)
 {
-	usbio_lock(&u);
-	bot_disable(&d.bot);
-	usbio_unlock(&u);
-	CHECK(loop_until(nothing_busy));
-	usbio_fini(&u);
 	bot_fini(&d.bot);
 	close(out_pipe[0]);
 	close(out_pipe[1]);
@@ -123,6 +121,16 @@ static void down(void)
 	for (unsigned i = 0; i < d.target.nluns; i++)
 		lun_fini(&d.luns[i]);
 	fh_fini(&d.fh);
+}
+
+static void down(void)
+{
+	usbio_lock(&u);
+	bot_disable(&d.bot);
+	usbio_unlock(&u);
+	CHECK(loop_until(nothing_busy));
+	CHECK_EQ(usbio_fini(&u), 0);
+	down_bot();
 }
 
 static void host_cbw(uint32_t tag, uint32_t len, const uint8_t *cdb,
@@ -333,6 +341,72 @@ TEST(reset_interrupts_write)
 	down();
 }
 
+/* The end of the test after usbio_fini() left a stuck serial thread
+ * behind, once that thread is gone: what the daemon leaves to the
+ * process's exit, freed by hand. */
+static void down_after_stuck(void)
+{
+	io_destroy(u.ctx);
+	close(u.efd);
+	pthread_cond_destroy(&u.serial_wake);
+	pthread_mutex_destroy(&u.lock);
+	down_bot();
+}
+
+/* A serial thread stuck in its transfer (the cancel signal ignored, so
+ * nothing interrupts its read(), as with a UDC that never completes):
+ * usbio_fini() gives up on it, says so, and leaves alone what the thread
+ * still uses, the eventfd, the AIO context and the lock.  When the
+ * transfer ends at last, the thread reports it on that same eventfd and
+ * leaves. */
+TEST(fini_leaves_stuck_thread_its_resources)
+{
+	struct sigaction ign, old;
+	struct timespec zero = { 0, 0 };
+	struct io_event ev;
+	uint8_t cbw[BOT_CBW_LEN] = { 0 };
+	struct pollfd p;
+	bool running = false;
+
+	up();
+	for (int i = 0; i < 100 && !running; i++) {
+		loop_once(1);
+		usbio_lock(&u);
+		running = u.sq_running;
+		usbio_unlock(&u);
+	}
+	CHECK(running);
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	CHECK_EQ(sigaction(SIGUSR2, &ign, &old), 0);
+	usbio_lock(&u);
+	bot_disable(&d.bot);
+	usbio_unlock(&u);
+	CHECK_EQ(usbio_fini(&u), -1);
+	CHECK(fcntl(u.efd, F_GETFD) >= 0);
+	/* The system call: libaio's io_getevents() reads the ring first,
+	 * which io_destroy() unmaps. */
+	CHECK_EQ(syscall(SYS_io_getevents, u.ctx, 0L, 1L, &ev, &zero), 0);
+	CHECK_EQ(pthread_mutex_trylock(&u.lock), 0);
+	pthread_mutex_unlock(&u.lock);
+
+	/* The host sends the bytes at last: the read ends, cancelled. */
+	CHECK_EQ(write(out_pipe[1], cbw, sizeof cbw), (long)sizeof cbw);
+	p.fd = u.efd;
+	p.events = POLLIN;
+	CHECK_EQ(poll(&p, 1, 5000), 1);
+	CHECK_EQ(p.revents, POLLIN);
+	/* It held the lock from the read's end until it left. */
+	usbio_lock(&u);
+	CHECK(!u.sq_running);
+	CHECK_EQ(u.sq_len, 0);
+	CHECK_EQ(u.nlater, 1);
+	usbio_unlock(&u);
+	CHECK_EQ(sigaction(SIGUSR2, &old, NULL), 0);
+	down_after_stuck();
+}
+
 /* Without the serial thread, serial transfers go through AIO. */
 TEST(no_serial_thread_uses_aio)
 {
@@ -346,7 +420,7 @@ TEST(no_serial_thread_uses_aio)
 	CHECK_EQ(v.sq_len, 0);
 	CHECK_EQ(usbio_busy(&v), 1);
 	v.nbatch = 0;   /* never submitted */
-	usbio_fini(&v);
+	CHECK_EQ(usbio_fini(&v), 0);
 }
 
 int main(void)
@@ -357,5 +431,6 @@ int main(void)
 	RUN(cancel_races_bounded);
 	RUN(reset_interrupts_write);
 	RUN(no_serial_thread_uses_aio);
+	RUN(fini_leaves_stuck_thread_its_resources);
 	return test_summary();
 }
