@@ -43,9 +43,9 @@ void lun_set_executor(struct mio *m)
 	lun_executor = m;
 }
 
-/* Longest an admin insert waits for the media it replaced to close (a
- * file backend's lock must be gone before the same image opens again). */
-#define LUN_CLOSE_WAIT_MS 10000
+/* Longest an insert waits for the media it replaced to close: a file
+ * backend's lock must be gone before the same image opens again. */
+#define LUN_CLOSE_WAIT_MS 5000
 
 struct lun_media {
 	struct lun *lun;
@@ -233,6 +233,17 @@ static struct lun_media *lun_begin_load_locked(struct lun *l,
 	return old;
 }
 
+/* Whether opening source must wait for the LUN's retired media to close:
+ * only a local file reopened (its flock), never a network or RAM source.
+ * Lock held. */
+static bool lun_reopens_file_locked(const struct lun *l, const char *source)
+{
+	return l->retired && l->source && strcmp(l->source, source) == 0 &&
+	       (strstr(source, "://") == NULL ||
+		strncmp(source, "file://", 7) == 0) &&
+	       strncmp(source, "memory:", 7) != 0;
+}
+
 /* Waits (bounded) until the media this LUN retired is closed: a file
  * backend's lock must be gone before the same image is opened again.
  * Lock not held.  Never called on a USB thread. */
@@ -330,6 +341,7 @@ static int lun_change_media(struct lun *l, const struct lun_media_req *r,
 	struct lun_media *old;
 	char *copy = strdup(r->source);
 	uint32_t seq;
+	bool reopen;
 
 	if (!copy) {
 		snprintf(err, errlen, "out of memory");
@@ -342,10 +354,12 @@ static int lun_change_media(struct lun *l, const struct lun_media_req *r,
 		return -EBUSY;
 	}
 	old = lun_begin_load_locked(l, r->image, &seq);
+	reopen = lun_reopens_file_locked(l, r->source);
 	pthread_mutex_unlock(&l->lock);
 	lun_notify(l, LUN_EV_MEDIA);
 	lun_media_dispose(old, true);
-	lun_wait_retired(l);
+	if (reopen)
+		lun_wait_retired(l);
 	return lun_finish_load(l, r, seq, copy, err, errlen);
 }
 
@@ -417,8 +431,13 @@ static void lun_load_run(void *arg)
 {
 	struct lun_load_job *j = arg;
 	char err[256];
+	bool reopen;
 
-	lun_wait_retired(j->lun);
+	pthread_mutex_lock(&j->lun->lock);
+	reopen = lun_reopens_file_locked(j->lun, j->source);
+	pthread_mutex_unlock(&j->lun->lock);
+	if (reopen)
+		lun_wait_retired(j->lun);
 	if (lun_finish_load(j->lun, &j->req, j->seq, j->source, err,
 			    sizeof err) < 0)
 		log_warnx("lun %u: reload: %s", j->lun->id, err);

@@ -68,6 +68,17 @@ static void out_mark(const struct bot *b, const struct fakehost *fh,
 		if (t->buf != b->pool || t->len > span)
 			fuzz_fail("OUT transfer not at the pool's start", fh);
 		(*pool)++;
+	} else if (t->buf >= b->win &&
+		   t->buf < b->win + (size_t)b->seg_size * BOT_SEGS) {
+		/* Async WRITE data: at a segment's start, into its buffer,
+		 * and that segment is the one being filled. */
+		size_t at = (size_t)(t->buf - b->win);
+
+		if (at % b->seg_size || t->len > b->seg_size ||
+		    !b->out_seg || b->out_seg->buf != t->buf ||
+		    b->out_seg->state != SEG_FILL)
+			fuzz_fail("async OUT transfer not into its segment", fh);
+		(*pool)++;
 	} else {
 		(*other)++;
 	}
@@ -87,6 +98,23 @@ static void check_pool(const struct bot *b, const struct fakehost *fh)
 		fuzz_fail("more than one OUT data transfer outstanding", fh);
 	if ((other == 1) != (b->out_pin != NULL))
 		fuzz_fail("media pin without its in-place transfer", fh);
+}
+
+/* Media jobs: every busy segment is a job not reaped yet; none is out
+ * while the device is offline or waiting for a CBW (the next command
+ * would reuse their buffers). */
+static void check_jobs(const struct bot *b, const struct fakehost *fh)
+{
+	unsigned busy = 0;
+
+	for (unsigned i = 0; i < BOT_SEGS; i++)
+		busy += b->seg[i].state == SEG_BUSY;
+	if (busy > b->jobs)
+		fuzz_fail("busy segment without its job", fh);
+	if ((b->state == BOT_OFFLINE || b->state == BOT_CBW) && b->jobs)
+		fuzz_fail("media jobs out between commands", fh);
+	if (b->state == BOT_JOB && !b->cmd.job_started)
+		fuzz_fail("waiting for a job never started", fh);
 }
 
 static void check(const struct fh_dev *d)
@@ -122,6 +150,7 @@ static void check(const struct fh_dev *d)
 		fuzz_fail("bulk-out busy outside a CBW or data-out phase",
 			  &d->fh);
 	check_pool(b, &d->fh);
+	check_jobs(b, &d->fh);
 }
 
 /* The device is idle with a CBW read queued and the host has nothing
@@ -242,7 +271,7 @@ static void step_command(struct fh_dev *d, struct input *in)
 		sent = 1 + in_u16(in) % (len - 1);
 	memset(out, flags, sizeof out);
 	d->fh.out_stop = sent;
-	r = fh_command(&d->fh, (flags >> 1) % 3, cdb, cdb_len, dir, len, out);
+	r = fh_command(&d->fh, (flags >> 1) % 4, cdb, cdb_len, dir, len, out);
 	d->fh.out_stop = 0;
 	if (was_clean)
 		check_command(d, &r, len, dir == FH_OUT ? sent : len);
@@ -269,7 +298,7 @@ static void step_in(struct fh_dev *d, struct input *in)
 static void step_admin(struct fh_dev *d, struct input *in)
 {
 	uint8_t a = in_u8(in);
-	struct lun *l = &d->luns[a % 3];
+	struct lun *l = &d->luns[a % 4];
 	char err[256];
 
 	switch ((a >> 2) % 4) {
@@ -315,6 +344,8 @@ static const struct fh_lun_cfg fuzz_luns[] = {
 	{ .media = "memory:1M" },
 	{ .media = "memory:64K", .readonly = true },
 	{ .media = NULL },
+	/* Not direct: its data goes through media jobs. */
+	{ .media = "memory:1M", .layer = "inject:error-rate=0.05,seed=3" },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -324,7 +355,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cfg = in_u8(&in);
 
 	log_set_level(LOG_LVL_ERR);
-	if (fh_dev_init(&d, fuzz_luns, 3, 4096u << (cfg & 3),
+	if (fh_dev_init(&d, fuzz_luns, 4, 4096u << (cfg & 3),
 			1 + ((cfg >> 2) & 7), cfg & 0x40 ? 1024 : 512) < 0)
 		abort();
 	d.fh.shuffle = cfg & 0x80;

@@ -498,6 +498,9 @@ static void *prevent_host(void *arg)
 			    snap().media_gen != at.media_gen)
 				atomic_fetch_add(&prevent_overridden, 1);
 		lun_set_prevent(&l, false);
+		/* Room for swaps while the host allows removal. */
+		if (i % 8 == 0)
+			usleep(50);
 	}
 	atomic_store(&prevent_stop, 1);
 	return NULL;
