@@ -57,7 +57,7 @@ FUZZ_SRC    := tests/fuzz/$(FUZZ_ONLY).c
 endif
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps check check-unit check-backends check-vm check-vm-api check-asan check-tsan \
+.PHONY: all deps check check-unit check-backends check-vm check-vm-api check-vm-media-io check-asan check-tsan \
         check-api check-webui \
         check-valgrind fuzz demo bench clean install
 
@@ -110,12 +110,19 @@ check-vm: $(BUILD)/netstickd $(BUILD)/netstick
 	@rc=0; tests/vm/check.sh || rc=1; \
 	tests/vm/run-vm.sh --timeout 600 tests/backends/vm-network-luns.sh || \
 		{ rc=1; echo "vm-network-luns: 0 passed, 1 failed"; }; \
-	$(MAKE) --no-print-directory check-vm-api || rc=1; exit $$rc
+	$(MAKE) --no-print-directory check-vm-api || rc=1; \
+	$(MAKE) --no-print-directory check-vm-media-io || rc=1; exit $$rc
 
 check-vm-api: $(BUILD)/netstickd $(BUILD)/netstick
 	@mkdir -p $(BUILD)/vm-results/api-swap
 	@tests/vm/run-vm.sh --timeout 600 --results $(BUILD)/vm-results/api-swap \
 		tests/vm/api-swap.sh || { echo "api-swap: 0 passed, 1 failed"; exit 1; }
+
+# Slow media (the inject layer) never holds up the API or the host.
+check-vm-media-io: $(BUILD)/netstickd
+	@rm -rf $(BUILD)/vm-results/media-io && mkdir -p $(BUILD)/vm-results/media-io
+	@tests/vm/run-vm.sh --timeout 600 --results $(BUILD)/vm-results/media-io \
+		tests/vm/media-io.sh || { echo "media-io: 0 passed, 1 failed"; exit 1; }
 
 # The admin API against a running netstickd --no-usb (tests/api/), and the
 # web UI in headless Chromium (tests/webui/).

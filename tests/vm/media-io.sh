@@ -13,7 +13,8 @@
 #   mio_api_while_media_slow   while the host reads LUN 0 (3 s per read),
 #                              GET /api/v1/status, GET /metrics, the SSE
 #                              stream's first byte and an eject + insert
-#                              on LUN 1 each answer within 100 ms
+#                              on LUN 1 each answer within 100 ms (the
+#                              median of several; none takes 1 s)
 #   mio_slow_reads_complete    those slow reads return the image's bytes
 #   mio_host_load_immed        START STOP UNIT load, IMMED=1, against media
 #                              that takes 3 s to open: answered at once;
@@ -31,7 +32,8 @@ set -euo pipefail
 CHECK_SIDE=mio
 API_TOKEN=vm-media-io-token-0123456789
 IMG=$NSVM_TMP/mio-images
-LIMIT_MS=100
+LIMIT_MS=100       # median answer while LUN 0's media is slow
+STUCK_MS=1000      # no answer near the media's 3 s
 
 ip link set lo up 2>/dev/null || true
 modprobe dummy_hcd 2>/dev/null || true
@@ -95,17 +97,22 @@ setup() {
 	done
 }
 
-# Five 64 KiB reads of LUN 0 through sg (each 3 s at the media), hashed
-# into $1 in order.
+# 64 KiB reads of LUN 0 through sg (each 3 s at the media), one after
+# the other from LBA 0 until $1.stop exists; their bytes go to $1.data in
+# order, failures to $1.
 slow_reader() {
-	local out=$1 i
+	local out=$1 i lba
 	: >"$out"
-	for i in 0 1 2 3 4; do
-		sg_raw -r 65536 -o "$out.$i" "$SG0" 28 00 00 00 \
-			$(printf '%02x' $((i * 2))) 00 00 00 80 00 >/dev/null 2>&1 ||
-			echo "read $i failed" >>"$out"
+	for ((i = 0; i < 64; i++)); do
+		[[ ! -e $out.stop ]] || break
+		lba=$((i * 128))
+		sg_raw -r 65536 -o "$out.$i" "$SG0" 28 00 \
+			$(printf '%02x %02x %02x %02x' $((lba >> 24 & 255)) \
+				$((lba >> 16 & 255)) $((lba >> 8 & 255)) $((lba & 255))) \
+			00 00 80 00 >/dev/null 2>&1 || echo "read $i failed" >>"$out"
 		cat "$out.$i" >>"$out.data" 2>/dev/null || true
 	done
+	echo "$i" >"$out.count"
 }
 
 # worst MS... : the largest, or "fail" when one failed.
@@ -118,13 +125,16 @@ worst() {
 	echo "$w"
 }
 
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 check_api_while_media_slow() {
 	local out=$NSVM_TMP/slow rpid t ts=() tm=() te=() tc=() w i
 	rm -f "$out" "$out".*
+	curl_ms GET /api/v1/status >/dev/null     # warm up curl and the API
 	slow_reader "$out" &
 	rpid=$!
 	sleep 1      # the first read is now waiting on the media
-	for _ in $(seq 10); do
+	for _ in $(seq 6); do
 		ts+=("$(curl_ms GET /api/v1/status)")
 		tm+=("$(curl_ms GET /metrics)")
 		te+=("$(sse_ms)")
@@ -136,30 +146,41 @@ check_api_while_media_slow() {
 	echo "sse first byte ms: ${te[*]}"
 	echo "LUN 1 eject/insert ms: ${tc[*]}"
 	kill -0 "$rpid" 2>/dev/null || fail "the slow reads ended before the API checks"
-	# The reads end on their own (5 x 3 s): bounded wait.
-	for ((i = 0; i < 300 && $(kill -0 "$rpid" 2>/dev/null && echo 1 || echo 0); i++)); do
+	# The read in flight ends within its 3 s: bounded wait.
+	touch "$out.stop"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$rpid" 2>/dev/null || break
 		sleep 0.1
 	done
 	wait "$rpid" 2>/dev/null || true
+	# A request that waited on the slow media would take its 3 s; under
+	# TCG, on a shared machine, single answers can take over 100 ms for
+	# reasons of their own, so: the median within 100 ms, none near 3 s.
 	for t in ts tm te tc; do
 		declare -n arr=$t
 		w=$(worst "${arr[@]}")
 		[[ $w != fail* ]] || fail "$t: a request failed ($w)"
-		((w <= LIMIT_MS)) || fail "$t: slowest answer $w ms (limit $LIMIT_MS)"
+		((w < STUCK_MS)) || fail "$t: an answer took $w ms: it waited on the media"
+		w=$(median "${arr[@]}")
+		((w <= LIMIT_MS)) || fail "$t: median answer $w ms (limit $LIMIT_MS)"
 	done
 }
 
 check_slow_reads_complete() {
 	[[ -e $NSVM_TMP/slow ]] || fail "no slow reads ran"
 	[[ ! -s $NSVM_TMP/slow ]] || { cat "$NSVM_TMP/slow"; fail "a slow read failed"; }
-	[[ $(sha <"$NSVM_TMP/slow.data") == $(sha_range "$IMG/a.img" 0 $((5 * 65536))) ]] ||
+	local n
+	n=$(cat "$NSVM_TMP/slow.count")
+	echo "$n slow reads of 64 KiB"
+	((n >= 2)) || fail "only $n slow reads"
+	[[ $(sha <"$NSVM_TMP/slow.data") == $(sha_range "$IMG/a.img" 0 $((n * 65536))) ]] ||
 		fail "the slow reads are not the image's bytes"
 }
 
 # Exit status of sg_turs: 0 ready, 2 NOT READY, 6 UNIT ATTENTION.
 turs2() { local rc=0; sg_turs -v "$SG2" >"$NSVM_TMP/turs.out" 2>&1 || rc=$?; echo "$rc"; }
 
-now_ms() { awk -v t="$EPOCHREALTIME" 'BEGIN { printf "%d\n", t * 1000 }'; }
+now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 
 host_eject() {
 	sg_start --eject "$SG2" || fail "host eject"
