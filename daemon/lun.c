@@ -216,6 +216,21 @@ void lun_snapshot(struct lun *l, struct lun_snapshot *s)
 
 /* --- loading -------------------------------------------------------------- */
 
+/* ms from now on CLOCK_REALTIME, for pthread_cond_timedwait(). */
+static struct timespec lun_deadline(unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 /* Starts a load; lock held.  The current media is retired (returned for
  * disposal, see lun_retire_locked), the host sees NOT READY, BECOMING
  * READY until lun_finish_load(), and *seq identifies this load. */
@@ -249,10 +264,8 @@ static bool lun_reopens_file_locked(const struct lun *l, const char *source)
  * Lock not held.  Never called on a USB thread. */
 static void lun_wait_retired(struct lun *l)
 {
-	struct timespec until;
+	struct timespec until = lun_deadline(LUN_CLOSE_WAIT_MS);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += LUN_CLOSE_WAIT_MS / 1000;
 	pthread_mutex_lock(&l->lock);
 	while (l->retired &&
 	       pthread_cond_timedwait(&l->changed, &l->lock, &until) == 0)
@@ -484,16 +497,9 @@ int lun_load_start(struct lun *l)
 
 enum lun_state lun_wait_loaded(struct lun *l, unsigned ms)
 {
-	struct timespec until;
+	struct timespec until = lun_deadline(ms);
 	enum lun_state st;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&l->lock);
 	while (l->state == LUN_LOADING &&
 	       pthread_cond_timedwait(&l->changed, &l->lock, &until) == 0)

@@ -83,6 +83,15 @@ static int media_resolve_source(const struct media_service *ms,
 	return 0;
 }
 
+/* One change on a LUN at a time: 0, or -1 with MEDIA_EBUSY. */
+static int media_begin(struct lun *l, struct media_result *res)
+{
+	if (lun_change_begin(l) == 0)
+		return 0;
+	return media_fail(res, MEDIA_EBUSY, "another media change on LUN %u "
+			  "is in progress", l->id);
+}
+
 /* The swap itself, one change on the LUN at a time. */
 static int media_swap(struct lun *l, const struct lun_media_req *req,
 		      bool force, struct media_result *res)
@@ -90,9 +99,8 @@ static int media_swap(struct lun *l, const struct lun_media_req *req,
 	char err[256];
 	int r, e;
 
-	if (lun_change_begin(l) < 0)
-		return media_fail(res, MEDIA_EBUSY, "another media change on "
-				  "LUN %u is in progress", l->id);
+	if (media_begin(l, res) < 0)
+		return -1;
 	r = lun_swap(l, req, force, err, sizeof err);
 	e = errno;
 	lun_change_end(l);
@@ -136,9 +144,8 @@ int media_eject(const struct media_service *ms, struct lun *l, bool force,
 
 	(void)ms;
 	*res = (struct media_result){ .err = MEDIA_OK };
-	if (lun_change_begin(l) < 0)
-		return media_fail(res, MEDIA_EBUSY, "another media change on "
-				  "LUN %u is in progress", l->id);
+	if (media_begin(l, res) < 0)
+		return -1;
 	r = lun_eject(l, force, false);
 	e = errno;
 	lun_change_end(l);

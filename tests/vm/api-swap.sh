@@ -53,8 +53,6 @@ netstickd_config() {
 	EOF
 }
 
-api_port() { sed -n 's/.*api: listening on http:\/\/[^:]*:\([0-9]*\)\/.*/\1/p' "$NETSTICKD_LOG" | tail -n 1; }
-
 ns() { NETSTICK_URL="http://127.0.0.1:$API_PORT" NETSTICK_TOKEN=$API_TOKEN "$NETSTICK" "$@"; }
 
 # Exit status of sg_turs: 0 ready, 2 NOT READY, 6 UNIT ATTENTION.
@@ -223,13 +221,7 @@ else
 	check api_loading_not_ready check_loading_not_ready
 	check api_host_lock check_host_lock
 	check api_daemon_survived check_daemon_survived
-	# Not in a check: only this shell can wait for the daemon.
-	if selected api_clean_exit; then
-		rc=0
-		netstickd_stop || rc=$?
-		if ((rc == 0)); then record api_clean_exit PASS
-		else record api_clean_exit FAIL "exit status $rc"; fi
-	fi
+	clean_exit_check api_clean_exit
 fi
 netstickd_stop >/dev/null 2>&1 || true
 echo "api-swap: $(summary api)"

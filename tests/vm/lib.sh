@@ -449,6 +449,19 @@ netstickd_start() {
 
 netstickd_alive() { [[ -n $NETSTICKD_PID ]] && kill -0 "$NETSTICKD_PID" 2>/dev/null; }
 
+# The admin API's port, from the daemon's log (config api.port: 0).
+api_port() { sed -n 's/.*api: listening on http:\/\/[^:]*:\([0-9]*\)\/.*/\1/p' "$NETSTICKD_LOG" | tail -n 1; }
+
+# clean_exit_check NAME: netstickd exits 0 on SIGTERM, recorded as NAME.
+# Not in a check(): only the shell that started the daemon can wait for it.
+clean_exit_check() {
+	local rc=0
+	selected "$1" || return 0
+	netstickd_stop || rc=$?
+	if ((rc == 0)); then record "$1" PASS
+	else record "$1" FAIL "exit status $rc"; fi
+}
+
 # SIGTERM, then wait up to 10 s; returns the daemon's exit status (137 when
 # it had to be killed).  Leftover configfs state is removed so the next
 # gadget can bind.

@@ -53,8 +53,6 @@ netstickd_config() {
 	EOF
 }
 
-api_port() { sed -n 's/.*api: listening on http:\/\/[^:]*:\([0-9]*\)\/.*/\1/p' "$NETSTICKD_LOG" | tail -n 1; }
-
 # curl_ms METHOD PATH [BODY]: the request's total time in ms ("fail" when
 # it did not answer 2xx).
 curl_ms() {
@@ -244,13 +242,7 @@ else
 	check mio_host_load_immed check_host_load_immed
 	check mio_host_load_waits check_host_load_waits
 	check mio_daemon_survived check_daemon_survived
-	# Not in a check: only this shell can wait for the daemon.
-	if selected mio_clean_exit; then
-		rc=0
-		netstickd_stop || rc=$?
-		if ((rc == 0)); then record mio_clean_exit PASS
-		else record mio_clean_exit FAIL "exit status $rc"; fi
-	fi
+	clean_exit_check mio_clean_exit
 fi
 netstickd_stop >/dev/null 2>&1 || true
 echo "media-io: $(summary mio)"
