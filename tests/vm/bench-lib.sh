@@ -1,0 +1,67 @@
+# shellcheck shell=bash
+# bench-lib.sh — helpers shared by the benchmarks (bench*.sh on the build
+# machine, bench*-guest.sh in the VM).  Source it after lib.sh in the guest.
+#
+# Guest side
+#   fio_job NAME RW BS [FIO-ARGS...]   one fio job on $DEV (O_DIRECT, QD1,
+#                      $FIO_SECONDS s, over $FIO_SIZE_MIB MiB); prints
+#                      "MBps IOPS KiB"; fio's terse line goes to $FIO_TERSE
+#   bench_put GROUP SIDE REP FIGURE VALUE   a line of $RAW
+#   medians            $RAW -> "group side figure median" ("n/a" if any
+#                      run said n/a); even counts take the mean of the two
+#                      middle values
+# Build machine
+#   bench_json TSV ACCEL KEY...   TSV (KEY columns, then the value) as JSON
+
+# fio_job NAME RW BS [FIO-ARGS...]
+fio_job() {
+	local name=$1 rw=$2 bs=$3 out
+	shift 3
+	out=$(timeout -k 5 $((FIO_SECONDS + 60)) fio --name="$name" --filename="$DEV" \
+		--rw="$rw" --bs="$bs" --direct=1 --ioengine=psync --iodepth=1 \
+		--runtime="$FIO_SECONDS" --size="${FIO_SIZE_MIB}M" "$@" \
+		--output-format=terse --terse-version=3) || return 1
+	echo "$out" >>"$FIO_TERSE"
+	awk -F';' '{
+		kib = $6 + $47; bw = $7 + $48; iops = $8 + $49
+		printf "%.1f %.0f %d\n", bw * 1024 / 1e6, iops, kib }' <<<"$out"
+}
+
+bench_put() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; }
+
+medians() {
+	sort -t$'\t' -k1,1 -k2,2 -k4,4 -k5,5g "$RAW" | awk -F'\t' '
+		function flush(m) {
+			if (!n) return
+			if (n % 2) m = v[(n + 1) / 2]
+			else {
+				m = (v[n / 2] + v[n / 2 + 1]) / 2
+				if (m != int(m)) m = sprintf("%.2f", m)
+			}
+			print key "\t" (na ? "n/a" : m)
+			n = 0; na = 0
+		}
+		{ k = $1 "\t" $2 "\t" $4 }
+		k != key { flush(); key = k }
+		{ v[++n] = $5; if ($5 == "n/a") na = 1 }
+		END { flush() }'
+}
+
+# bench_json TSV ACCEL KEY...: {"date", "accel", "results": [{KEY: ..., "value": N|null}]}
+bench_json() {
+	local tsv=$1 accel=$2
+	shift 2
+	awk -F'\t' -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v accel="$accel" -v keys="$*" '
+		BEGIN {
+			nk = split(keys, key, " ")
+			printf "{\n  \"date\": \"%s\",\n  \"accel\": \"%s\",\n  \"results\": [", date, accel
+		}
+		{
+			line = ""
+			for (i = 1; i <= nk; i++) line = line sprintf("\"%s\": \"%s\", ", key[i], $i)
+			v = ($(nk + 1) == "n/a" || $(nk + 1) == "") ? "null" : $(nk + 1)
+			printf "%s\n    {%s\"value\": %s}", sep, line, v
+			sep = ","
+		}
+		END { print "\n  ]\n}" }' "$tsv"
+}
