@@ -31,13 +31,19 @@ bench_put() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; }
 
 medians() {
 	sort -t$'\t' -k1,1 -k2,2 -k4,4 -k5,5g "$RAW" | awk -F'\t' '
+		function decimals(x) { return index(x, ".") ? length(x) - index(x, ".") : 0 }
+		# The mean of a and b, with as many decimals as they have (one
+		# more for integers that do not divide evenly).
+		function mean2(a, b,  d, m) {
+			d = decimals(a) > decimals(b) ? decimals(a) : decimals(b)
+			m = (a + b) / 2
+			if (d == 0 && m != int(m)) d = 1
+			return sprintf("%." d "f", m)
+		}
 		function flush(m) {
 			if (!n) return
 			if (n % 2) m = v[(n + 1) / 2]
-			else {
-				m = (v[n / 2] + v[n / 2 + 1]) / 2
-				if (m != int(m)) m = sprintf("%.2f", m)
-			}
+			else m = mean2(v[n / 2], v[n / 2 + 1])
 			print key "\t" (na ? "n/a" : m)
 			n = 0; na = 0
 		}

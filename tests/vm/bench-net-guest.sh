@@ -23,7 +23,7 @@
 #
 #   NETSTICK_BENCH_DELAYS   "0 10 25"   ms each way
 #   NETSTICK_BENCH_SECONDS  10          per fio job
-#   NETSTICK_BENCH_REPS     1           turns per delay (medians reported)
+#   NETSTICK_BENCH_REPS     2           turns per delay (medians reported)
 #   NETSTICK_BENCH_MIB      512         image size
 #   NETSTICK_BENCH_STACKS   all four    a subset, e.g. "curl netstickd-http"
 # Output: $NETSTICK_VM_RESULTS/bench-net.tsv (delay stack figure value),
@@ -43,7 +43,7 @@ set -euo pipefail
 read -ra DELAYS <<<"${NETSTICK_BENCH_DELAYS:-0 10 25}"
 read -ra STACKS <<<"${NETSTICK_BENCH_STACKS:-curl nbdkit-stack netstickd-http netstickd-nbd}"
 FIO_SECONDS=${NETSTICK_BENCH_SECONDS:-10}
-REPS=${NETSTICK_BENCH_REPS:-1}
+REPS=${NETSTICK_BENCH_REPS:-2}
 IMG_MIB=${NETSTICK_BENCH_MIB:-512}
 FIO_SIZE_MIB=$((IMG_MIB - 1))
 # A run: setup, two jobs, a curl of the image at most, teardown.
