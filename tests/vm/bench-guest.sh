@@ -116,7 +116,7 @@ set_speed() {
 }
 
 main() {
-	local speeds=(high super) sides=(netstickd kernel) s side
+	local speeds=(high super) sides=(netstickd kernel)
 	: >"$RAW"
 	echo 0 >/sys/module/usb_storage/parameters/delay_use
 	if ! netstickd_available; then
@@ -124,14 +124,7 @@ main() {
 		sides=(kernel)
 	fi
 	head -c "$((IMG_MIB << 20))" /dev/urandom >"$IMG"
-	for s in "${speeds[@]}"; do
-		set_speed "$s"
-		for ((REP = 1; REP <= REPS; REP++)); do
-			for side in "${sides[@]}"; do
-				bench_side "$side"
-			done
-		done
-	done
+	bench_turns set_speed bench_side "${speeds[@]}" -- "${sides[@]}"
 	medians >"$TSV"
 	cat "$TSV"
 }

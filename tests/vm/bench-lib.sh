@@ -10,7 +10,11 @@
 #   medians            $RAW -> "group side figure median" ("n/a" if any
 #                      run said n/a); even counts take the mean of the two
 #                      middle values
+#   bench_turns SET_GROUP RUN_SIDE GROUP... -- SIDE...   for each GROUP:
+#                      SET_GROUP GROUP, then $REPS rounds (REP=1..) of
+#                      RUN_SIDE SIDE for every SIDE, so the sides take turns
 # Build machine
+#   bench_args "$@"    --kvm (KVM=(--kvm)) and --results DIR (RESULTS)
 #   bench_json TSV ACCEL KEY...   TSV (KEY columns, then the value) as JSON
 
 # fio_job NAME RW BS [FIO-ARGS...]
@@ -25,6 +29,24 @@ fio_job() {
 	awk -F';' '{
 		kib = $6 + $47; bw = $7 + $48; iops = $8 + $49
 		printf "%.1f %.0f %d\n", bw * 1024 / 1e6, iops, kib }' <<<"$out"
+}
+
+bench_turns() {
+	local set=$1 run=$2 groups=() g s
+	shift 2
+	while (($#)) && [[ $1 != -- ]]; do
+		groups+=("$1")
+		shift
+	done
+	shift
+	for g in "${groups[@]}"; do
+		"$set" "$g"
+		for ((REP = 1; REP <= REPS; REP++)); do
+			for s; do
+				"$run" "$s"
+			done
+		done
+	done
 }
 
 bench_put() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RAW"; }
@@ -51,6 +73,19 @@ medians() {
 		k != key { flush(); key = k }
 		{ v[++n] = $5; if ($5 == "n/a") na = 1 }
 		END { flush() }'
+}
+
+# The callers read KVM and RESULTS.
+# shellcheck disable=SC2034
+bench_args() {
+	while (($#)); do
+		case $1 in
+		--kvm) KVM=(--kvm) ;;
+		--results) RESULTS=${2:?}; shift ;;
+		*) echo "usage: $0 [--kvm] [--results DIR]" >&2; exit 2 ;;
+		esac
+		shift
+	done
 }
 
 # bench_json TSV ACCEL KEY...: {"date", "accel", "results": [{KEY: ..., "value": N|null}]}

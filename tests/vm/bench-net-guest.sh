@@ -256,7 +256,6 @@ start_servers() {
 }
 
 main() {
-	local d s
 	: >"$RAW"
 	trap 'stack_cleanup >/dev/null 2>&1; tc qdisc del dev lo root 2>/dev/null; _cleanup' EXIT
 	ip link set lo up
@@ -270,14 +269,7 @@ main() {
 		"$NETSTICK_VM_SPEED" "$FIO_SECONDS" "$REPS" "$IMG_MIB" "${DELAYS[*]}" \
 		"$(uname -r)" >"$NSVM_RESULTS/meta.tsv"
 	start_servers
-	for d in "${DELAYS[@]}"; do
-		set_delay "$d"
-		for ((REP = 1; REP <= REPS; REP++)); do
-			for s in "${STACKS[@]}"; do
-				run_stack "$s"
-			done
-		done
-	done
+	bench_turns set_delay run_stack "${DELAYS[@]}" -- "${STACKS[@]}"
 	medians >"$TSV"
 	step "done"
 }

@@ -20,14 +20,7 @@ KVM=()
 SPEED=${NETSTICK_BENCH_SPEED:-high}
 STACK_COLS="curl nbdkit-stack netstickd-http netstickd-nbd"
 
-while (($#)); do
-	case $1 in
-	--kvm) KVM=(--kvm) ;;
-	--results) RESULTS=${2:?}; shift ;;
-	*) echo "usage: $0 [--kvm] [--results DIR]" >&2; exit 2 ;;
-	esac
-	shift
-done
+bench_args "$@"
 case $SPEED in
 high) SPEED_ARG=() ;;
 super) SPEED_ARG=(--super-speed) ;;

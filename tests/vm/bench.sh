@@ -18,14 +18,7 @@ source "$HERE/bench-lib.sh"
 RESULTS=$(cd "$HERE/../.." && pwd)/build/vm-results/bench
 KVM=()
 
-while (($#)); do
-	case $1 in
-	--kvm) KVM=(--kvm) ;;
-	--results) RESULTS=${2:?}; shift ;;
-	*) echo "usage: $0 [--kvm] [--results DIR]" >&2; exit 2 ;;
-	esac
-	shift
-done
+bench_args "$@"
 
 # bench.tsv -> markdown table with the netstickd/kernel ratio.
 to_markdown() {
