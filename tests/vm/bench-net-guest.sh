@@ -108,6 +108,7 @@ measure() {
 	disk=$(disk_wait 0 30) || { echo "no disk"; return 1; }
 	disk_wait_size "$disk" 20 || { echo "no medium"; return 1; }
 	DEV=/dev/$disk
+	say "$STACK: $DEV, USB link at $(cat "$(usbdev_of "$disk")/speed" 2>/dev/null || echo '?') Mb/s"
 	FIO_TERSE=$LOG_DIR/fio-$DELAY-$STACK.terse
 	job "$srv" seq seq-read read 1M
 	put seq-MBps "$JOB_MBPS"
