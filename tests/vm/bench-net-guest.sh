@@ -63,10 +63,11 @@ put() { bench_put "$DELAY" "$STACK" "$REP" "$1" "$2"; }
 # Progress, on the bench's output even from inside a run (fd 3).
 say() { step "$*" >&3; }
 
-# server_tally nginx|nbdkit: "REQUESTS BYTES" served so far.
+# server_tally nginx|nbdkit: "REQUESTS BYTES" served so far (%.0f: mawk's
+# %d stops at 2^31 - 1).
 server_tally() {
 	if [[ $1 == nginx ]]; then
-		awk '{ n++; b += $2 } END { printf "%d %d\n", n, b }' "$NGINX_LOG"
+		awk '{ n++; b += $2 } END { printf "%d %.0f\n", n, b }' "$NGINX_LOG"
 		return
 	fi
 	awk 'function hex(s,  v, i) {
@@ -77,11 +78,11 @@ server_tally() {
 		/ Read id=[0-9]+ offset=/ && match($0, /count=0x[0-9a-fA-F]+/) {
 			n++; b += hex(substr($0, RSTART + 8, RLENGTH - 8))
 		}
-		END { printf "%d %d\n", n, b }' "$NBDKIT_LOG"
+		END { printf "%d %.0f\n", n, b }' "$NBDKIT_LOG"
 }
 
 # per_mib COUNT KIB
-per_mib() { awk -v n="$1" -v k="$2" 'BEGIN { printf "%.2f", (k > 0 ? n * 1024 / k : 0) }'; }
+per_mib() { awk -v n="$1" -v k="$2" 'BEGIN { printf "%.3g", (k > 0 ? n * 1024 / k : 0) }'; }
 
 drop_caches() {
 	sync

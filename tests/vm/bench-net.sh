@@ -123,7 +123,9 @@ report() {
 	echo "nginx (curl, nbdkit stack, netstickd http) or by nbdkit's log filter"
 	echo "(netstickd nbd) during the job; rand-read-amplification: bytes the server"
 	echo "sent per byte the host read. RSS/HWM: netstickd's VmRSS/VmHWM at the end"
-	echo "of its runs. Compare ratios, not absolute figures (TCG guest)."
+	echo "of its runs. connect-ms: curl's time to connect, to see the delay is there"
+	echo "(the guest's own latency under TCG adds to it). Compare ratios, not"
+	echo "absolute figures (TCG guest)."
 	echo
 	to_markdown "$RESULTS/bench-net.tsv"
 }
