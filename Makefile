@@ -9,6 +9,8 @@
 #   make fuzz         build and run the libFuzzer targets for FUZZ_SECONDS
 #   make demo         boot a VM and show a host using the gadget
 #   make bench        netstickd vs the kernel gadget, side by side
+#   make bench-net    network LUNs (http://, nbd://) vs nbdkit + nbd-client +
+#                     the kernel gadget, at 0/20/50 ms round trip
 
 CC      ?= cc
 BUILD   ?= build
@@ -59,7 +61,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check check-unit check-backends check-vm check-vm-api check-vm-media-io check-asan check-tsan \
         check-api check-webui \
-        check-valgrind fuzz demo bench clean install
+        check-valgrind fuzz demo bench bench-net clean install
 
 all: $(BUILD)/netstickd $(BUILD)/netstick
 
@@ -192,6 +194,10 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/netstickd
 	tests/vm/bench.sh
+
+bench-net: deps
+	@$(MAKE) --no-print-directory $(BUILD)/netstickd
+	tests/vm/bench-net.sh
 
 # PREFIX=/usr/local by default; the unit's paths follow PREFIX.  The
 # config example goes to /etc/netstick (config.yaml itself is the

@@ -16,6 +16,7 @@ TEST_PKGS=(
 	sg3-utils fio dosfstools e2fsprogs mtools    # host-side tools in the VM
 	util-linux eject usbutils
 	nbdkit qemu-utils nginx-light openssl python3 # backend tests (real servers)
+	nbd-client gnuplot-nox curl iproute2         # make bench-net (kernel nbd peer, plot)
 	chromium                                      # web UI tests (playwright-core)
 )
 # Node.js for the web UI tests: Debian's nodejs + npm unless a node is there.

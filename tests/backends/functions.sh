@@ -6,12 +6,14 @@
 #
 #   requires CMD...            skip (exit 77) with a reason when missing
 #   free_port                  prints a free TCP port on 127.0.0.1
-#   start_nbdkit [-p PORT] ARGS...   nbdkit on 127.0.0.1; sets NBD_PORT, NBD_PID
+#   start_nbdkit [-p PORT|-U SOCKET] ARGS...   nbdkit on 127.0.0.1 (or a Unix
+#                              socket); sets NBD_PORT, NBD_PID
 #   stop_pid PID               kills one server started here and waits for it
 #   make_image FILE SIZE       random bytes (SIZE like 8M)
 #   gen_certs NAME             test CA + server cert for NAME (IP or DNS)
 #                              into $tmp/tls/{ca.pem,server.pem,server.key}
 #   start_nginx [ssl] [http2] [EXTRA]  nginx serving $tmp/www; sets HTTP_PORT
+#                              ($NGINX_HTTP_EXTRA: directives for http {})
 #   start_badhttp MODE FILE    tests/backends/badhttp.py; sets HTTP_PORT
 #   betool ARGS...             build/tests/betool, output also in $tmp/out
 #   expect REGEX               fails unless $tmp/out has a line matching
@@ -81,10 +83,15 @@ make_image() {
 }
 
 start_nbdkit() {
-	local port
-	if [ "${1:-}" = "-p" ]; then port=$2; shift 2; else port=$(free_port); fi
+	local port listen
+	case ${1:-} in
+	-p) port=$2; shift 2 ;;
+	-U) port=; listen=(-U "$2"); shift 2 ;;
+	*) port=$(free_port) ;;
+	esac
+	[ -z "$port" ] || listen=(-i 127.0.0.1 -p "$port")
 	rm -f "$tmp/nbdkit.pid"
-	nbdkit -f -i 127.0.0.1 -p "$port" --pidfile "$tmp/nbdkit.pid" "$@" \
+	nbdkit -f "${listen[@]}" --pidfile "$tmp/nbdkit.pid" "$@" \
 		2>>"$tmp/nbdkit.log" &
 	NBD_PID=$!
 	_pids+=("$NBD_PID")
@@ -146,6 +153,7 @@ http {
 	uwsgi_temp_path $tmp/nginx/uwsgi;
 	scgi_temp_path $tmp/nginx/scgi;
 	types { application/octet-stream img; }
+	${NGINX_HTTP_EXTRA:-}
 	server {
 		listen 127.0.0.1:$HTTP_PORT$ssl;
 		root $tmp/www;

@@ -23,10 +23,13 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
+# shellcheck source=bench-lib.sh
+source "$HERE/bench-lib.sh"
 
-SECONDS_PER_JOB=${NETSTICK_BENCH_SECONDS:-5}
+FIO_SECONDS=${NETSTICK_BENCH_SECONDS:-5}
 REPS=${NETSTICK_BENCH_REPS:-3}
 IMG_MIB=${NETSTICK_BENCH_MIB:-512}
+FIO_SIZE_MIB=$((IMG_MIB - 1))
 IMG=$NSVM_TMP/bench.img
 TSV=$NSVM_RESULTS/bench.tsv
 RAW=$NSVM_RESULTS/raw.tsv
@@ -64,32 +67,7 @@ server_pid() {
 	done
 }
 
-# fio_job NAME RW BS: prints "MBps IOPS KiB" from fio's terse output.
-fio_job() {
-	local out
-	out=$(fio --name="$1" --filename="$DEV" --rw="$2" --bs="$3" --direct=1 \
-		--ioengine=psync --iodepth=1 --runtime="$SECONDS_PER_JOB" --time_based \
-		--size="$((IMG_MIB - 1))M" --output-format=terse --terse-version=3)
-	echo "$out" >>"$LOG_DIR/fio-$SPEED-$SIDE.terse"
-	awk -F';' '{
-		kib = $6 + $47; bw = $7 + $48; iops = $8 + $49
-		printf "%.1f %.0f %d\n", bw * 1024 / 1e6, iops, kib }' <<<"$out"
-}
-
-put() { printf '%s\t%s\t%s\t%s\t%s\n' "$SPEED" "$SIDE" "$REP" "$1" "$2" >>"$RAW"; }
-
-# raw.tsv -> bench.tsv: the median over the repetitions ("n/a" if any).
-medians() {
-	sort -t$'\t' -k1,1 -k2,2 -k4,4 -k5,5g "$RAW" | awk -F'\t' '
-		function flush() {
-			if (n) print key "\t" (na ? "n/a" : v[int((n + 1) / 2)])
-			n = 0; na = 0
-		}
-		{ k = $1 "\t" $2 "\t" $4 }
-		k != key { flush(); key = k }
-		{ v[++n] = $5; if ($5 == "n/a") na = 1 }
-		END { flush() }'
-}
+put() { bench_put "$SPEED" "$SIDE" "$REP" "$1" "$2"; }
 
 bench_side() {
 	local pid c0 c1 g0 g1 kib=0 mbps iops k
@@ -99,14 +77,15 @@ bench_side() {
 	DISK=$(disk_wait 0 30) || { log "$SIDE: no disk"; gadget_stop "$SIDE" || true; return 0; }
 	disk_wait_size "$DISK" 20
 	DEV=/dev/$DISK
+	FIO_TERSE=$LOG_DIR/fio-$SPEED-$SIDE.terse
 	pid=$(server_pid "$SIDE")
 	c0=$( [[ -n $pid ]] && cpu_ticks "$pid" || echo 0)
 	g0=$(guest_busy_ticks)
-	read -r mbps iops k < <(fio_job seq-read read 1M)
+	read -r mbps iops k < <(fio_job seq-read read 1M --time_based)
 	put seq-read-MBps "$mbps"; kib=$((kib + k))
-	read -r mbps iops k < <(fio_job seq-write write 1M)
+	read -r mbps iops k < <(fio_job seq-write write 1M --time_based)
 	put seq-write-MBps "$mbps"; kib=$((kib + k))
-	read -r mbps iops k < <(fio_job rand-read-4k randread 4k)
+	read -r mbps iops k < <(fio_job rand-read-4k randread 4k --time_based)
 	put rand-read-4k-qd1-IOPS "$iops"; kib=$((kib + k))
 	g1=$(guest_busy_ticks)
 	put guest-cpu-s-per-GiB "$(per_gib $((g1 - g0)) "$kib")"
@@ -137,7 +116,7 @@ set_speed() {
 }
 
 main() {
-	local speeds=(high super) sides=(netstickd kernel) s side
+	local speeds=(high super) sides=(netstickd kernel)
 	: >"$RAW"
 	echo 0 >/sys/module/usb_storage/parameters/delay_use
 	if ! netstickd_available; then
@@ -145,14 +124,7 @@ main() {
 		sides=(kernel)
 	fi
 	head -c "$((IMG_MIB << 20))" /dev/urandom >"$IMG"
-	for s in "${speeds[@]}"; do
-		set_speed "$s"
-		for ((REP = 1; REP <= REPS; REP++)); do
-			for side in "${sides[@]}"; do
-				bench_side "$side"
-			done
-		done
-	done
+	bench_turns set_speed bench_side "${speeds[@]}" -- "${sides[@]}"
 	medians >"$TSV"
 	cat "$TSV"
 }

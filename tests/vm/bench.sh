@@ -13,29 +13,12 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench-lib.sh
+source "$HERE/bench-lib.sh"
 RESULTS=$(cd "$HERE/../.." && pwd)/build/vm-results/bench
 KVM=()
 
-while (($#)); do
-	case $1 in
-	--kvm) KVM=(--kvm) ;;
-	--results) RESULTS=${2:?}; shift ;;
-	*) echo "usage: $0 [--kvm] [--results DIR]" >&2; exit 2 ;;
-	esac
-	shift
-done
-
-# bench.tsv (speed side figure value) -> JSON list of measurements.
-to_json() {
-	awk -F'\t' -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v kvm="${#KVM[@]}" '
-		BEGIN { printf "{\n  \"date\": \"%s\",\n  \"accel\": \"%s\",\n  \"results\": [", date, kvm ? "kvm" : "tcg" }
-		{
-			v = ($4 == "n/a" || $4 == "") ? "null" : $4
-			printf "%s\n    {\"speed\": \"%s\", \"side\": \"%s\", \"figure\": \"%s\", \"value\": %s}", sep, $1, $2, $3, v
-			sep = ","
-		}
-		END { print "\n  ]\n}" }' "$1"
-}
+bench_args "$@"
 
 # bench.tsv -> markdown table with the netstickd/kernel ratio.
 to_markdown() {
@@ -65,7 +48,8 @@ main() {
 	"$HERE/run-vm.sh" "${KVM[@]}" --timeout 1200 --results "$RESULTS" \
 		"$HERE/bench-guest.sh" || rc=$?
 	[[ -s $RESULTS/bench.tsv ]] || { echo "bench: no results (VM exit $rc)" >&2; exit 1; }
-	to_json "$RESULTS/bench.tsv" >"$RESULTS/bench.json"
+	bench_json "$RESULTS/bench.tsv" "$( ((${#KVM[@]})) && echo kvm || echo tcg)" \
+		speed side figure >"$RESULTS/bench.json"
 	{
 		echo "Measured $(date -u +%Y-%m-%d) by tests/vm/bench.sh: QEMU $([[ ${#KVM[@]} -gt 0 ]] && echo KVM || echo TCG), dummy_hcd,"
 		echo "tmpfs image, fio 1 MiB O_DIRECT sequential and 4 KiB QD1 random reads,"
