@@ -8,6 +8,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+/* A worker's stack: backend calls (libcurl + OpenSSL, libnbd) run on it. */
+#define MIO_STACK_SIZE (512u * 1024)
+
 /* Pops the oldest queued job; lock held.  NULL when none. */
 static struct mio_job *mio_pop_locked(struct mio *m)
 {
@@ -75,6 +78,8 @@ static void *mio_worker(void *arg)
 
 int mio_init(struct mio *m, unsigned nworkers)
 {
+	pthread_attr_t attr;
+
 	*m = (struct mio){ .efd = -1 };
 	m->queue_tail = &m->queue;
 	m->done_tail = &m->done;
@@ -87,15 +92,21 @@ int mio_init(struct mio *m, unsigned nworkers)
 		return -1;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
+	pthread_attr_init(&attr);
+	/* Small stacks: the daemon locks its memory (mlockall) once the
+	 * workers exist, and a default 8 MiB stack each would be resident. */
+	pthread_attr_setstacksize(&attr, MIO_STACK_SIZE);
 	for (; m->nworkers < nworkers; m->nworkers++) {
-		int r = pthread_create(&m->workers[m->nworkers], NULL,
+		int r = pthread_create(&m->workers[m->nworkers], &attr,
 				       mio_worker, m);
 		if (r != 0) {
+			pthread_attr_destroy(&attr);
 			errno = r;
 			mio_fini(m);
 			return -1;
 		}
 	}
+	pthread_attr_destroy(&attr);
 	return 0;
 }
 
