@@ -9,11 +9,38 @@
 #   make fuzz         build and run the libFuzzer targets for FUZZ_SECONDS
 #   make demo         boot a VM and show a host using the gadget
 #   make bench        netstickd vs the kernel gadget, side by side
+#   make deb ARCH=amd64|arm64|armhf   the Debian package, in build/deb/
+#   make check-cross ARCH=arm64|armhf unit + backend tests under qemu-user
 
 CC      ?= cc
-BUILD   ?= build
+PKG_CONFIG ?= pkg-config
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
+
+# Cross builds: ARCH (a Debian architecture) other than the machine's picks
+# the triplet's gcc, ar and pkg-config (Debian's crossbuild-essential-ARCH
+# and multiarch -dev packages) and builds into build-ARCH/.  libnbd comes
+# from build-ARCH/libnbd/ (tests/cross-libnbd.sh says why).
+NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH    ?= $(NATIVE_ARCH)
+TRIPLET_amd64 := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+TRIPLET_armhf := arm-linux-gnueabihf
+QEMU_amd64 := qemu-x86_64-static
+QEMU_arm64 := qemu-aarch64-static
+QEMU_armhf := qemu-arm-static
+TRIPLET := $(TRIPLET_$(ARCH))
+ifeq ($(TRIPLET),)
+$(error ARCH=$(ARCH): one of amd64, arm64, armhf)
+endif
+ifneq ($(ARCH),$(NATIVE_ARCH))
+BUILD   ?= build-$(ARCH)
+CROSS_LIBNBD := $(CURDIR)/$(BUILD)/libnbd
+CC      := $(TRIPLET)-gcc
+AR      := $(TRIPLET)-ar
+PKG_CONFIG := PKG_CONFIG_PATH=$(CROSS_LIBNBD)/pkgconfig $(TRIPLET)-pkg-config
+endif
+BUILD   ?= build
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wframe-larger-than=16384
@@ -27,14 +54,14 @@ OPT     ?= -O2 -g
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
            -Idaemon -Ibackends -Ilayers -DNETSTICK_VERSION='"$(VERSION)"' \
-           $(shell pkg-config --cflags yaml-0.1)
-LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
+           $(shell $(PKG_CONFIG) --cflags yaml-0.1)
+LDLIBS  += $(shell $(PKG_CONFIG) --libs yaml-0.1 libsystemd) -laio -pthread
 # Network backends (backends/nbd*.c, backends/http*.c).
 NET_PKGS := libnbd libcurl
 # Admin API (daemon/api*.c, events.c, metrics.c).
 API_PKGS := libmicrohttpd json-c libcrypto
-CFLAGS  += $(shell pkg-config --cflags $(NET_PKGS) $(API_PKGS))
-LDLIBS  += $(shell pkg-config --libs $(NET_PKGS) $(API_PKGS))
+CFLAGS  += $(shell $(PKG_CONFIG) --cflags $(NET_PKGS) $(API_PKGS))
+LDLIBS  += $(shell $(PKG_CONFIG) --libs $(NET_PKGS) $(API_PKGS))
 CFLAGS  += -DNETSTICK_WEBUI_DIR='"$(PREFIX)/share/netstick/webui"'
 
 # Everything but main.c goes into a library the tests link against.
@@ -59,7 +86,7 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check check-unit check-backends check-vm check-vm-api check-vm-media-io check-asan check-tsan \
         check-api check-webui \
-        check-valgrind fuzz demo bench clean install
+        check-valgrind check-cross deb fuzz demo bench clean install
 
 all: $(BUILD)/netstickd $(BUILD)/netstick
 
@@ -82,7 +109,7 @@ $(BUILD)/obj/cli/%.o: cli/%.c cli/cli.h
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/netstick: $(CLI_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs libcurl json-c)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell $(PKG_CONFIG) --libs libcurl json-c)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(BUILD)/libnetstick.a $(HDRS)
 	@mkdir -p $(dir $@)
@@ -163,8 +190,26 @@ check-tsan:
 	[ "$$n" -eq 0 ] || { cat build-tsan/tsan/* | head -n 300; rc=1; }; \
 	echo "tsan: $$n reports"; exit $$rc
 
+# The unit tests and the backend tests for ARCH (arm64, armhf), cross-built
+# into build-ARCH/ and run under qemu-user (qemu-user-static, called
+# directly: no binfmt_misc needed).  The backend tests use a cross betool
+# (betool-qemu, a wrapper) against the machine's own nbdkit/nginx on
+# loopback.  Closing lines
+# "unit-ARCH: ..." and "backends-ARCH: ...".
+QEMU_RUN = env LD_LIBRARY_PATH=$(CROSS_LIBNBD)/usr/lib/$(TRIPLET) $(QEMU_$(ARCH))
+check-cross:
+	@[ "$(ARCH)" != "$(NATIVE_ARCH)" ] || { echo "check-cross: ARCH=arm64 or armhf"; exit 2; }
+	@tests/cross-libnbd.sh $(ARCH) $(CROSS_LIBNBD)
+	@$(MAKE) --no-print-directory $(UNIT_BIN) $(BUILD)/tests/betool
+	@printf '#!/bin/sh\nexec $(QEMU_RUN) $(CURDIR)/$(BUILD)/tests/betool "$$@"\n' \
+		>$(BUILD)/tests/betool-qemu && chmod +x $(BUILD)/tests/betool-qemu
+	@rc=0; RUNNER="$(QEMU_RUN)" UNIT_NAME=unit-$(ARCH) \
+		tests/unit/run-unit.sh $(UNIT_BIN) || rc=1; \
+	BACKENDS_NAME=backends-$(ARCH) \
+		tests/backends/run-backends.sh $(BUILD)/tests/betool-qemu || rc=1; exit $$rc
+
 check-valgrind: $(UNIT_BIN)
-	@VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full" \
+	@RUNNER="valgrind -q --error-exitcode=99 --leak-check=full" \
 		tests/unit/run-unit.sh $(UNIT_BIN)
 
 # libFuzzer targets (clang).  Each runs FUZZ_SECONDS on its seed corpus.
@@ -185,8 +230,9 @@ fuzz:
 			build-fuzz/$$n.corpus; \
 	done
 
+# demo.sh drives the API part with the netstick CLI.
 demo: deps
-	@$(MAKE) --no-print-directory $(BUILD)/netstickd
+	@$(MAKE) --no-print-directory $(BUILD)/netstickd $(BUILD)/netstick
 	tests/vm/demo.sh
 
 bench: deps
