@@ -52,7 +52,7 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(OPT) $(WARN) -pthread \
            -Idaemon -Ibackends -Ilayers -DNETSTICK_VERSION='"$(VERSION)"' \
            $(shell $(PKG_CONFIG) --cflags yaml-0.1)
 LDLIBS  += $(shell $(PKG_CONFIG) --libs yaml-0.1 libsystemd) -laio -pthread
@@ -217,7 +217,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
-		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends -Ilayers \
+		clang -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g -O1 -Idaemon -Ibackends -Ilayers \
 			-DNETSTICK_VERSION='"$(VERSION)"' \
 			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS) $(API_PKGS)) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
