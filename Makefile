@@ -15,6 +15,7 @@
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
 PREFIX  ?= /usr/local
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := 0.1.0
 
 # Cross builds: ARCH (a Debian architecture) other than the machine's picks
@@ -92,7 +93,7 @@ all: $(BUILD)/netstickd $(BUILD)/netstick
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libnetstick.a: $(LIB_OBJ)
 	@rm -f $@
@@ -106,14 +107,14 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 $(BUILD)/obj/cli/%.o: cli/%.c cli/cli.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/netstick: $(CLI_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell $(PKG_CONFIG) --libs libcurl json-c)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(BUILD)/libnetstick.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(BUILD)/libnetstick.a \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(BUILD)/libnetstick.a \
 		$(LDFLAGS) $(LDLIBS)
 
 # Installs the Debian packages needed (no-op when all are there).
@@ -126,7 +127,7 @@ check-unit: $(UNIT_BIN)
 # Backends against real servers on loopback (tests/backends/).
 $(BUILD)/tests/betool: tests/backends/betool.c $(BUILD)/libnetstick.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnetstick.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libnetstick.a $(LDFLAGS) $(LDLIBS)
 
 check-backends: $(BUILD)/tests/betool
 	@tests/backends/run-backends.sh $(BUILD)/tests/betool
@@ -239,7 +240,9 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/netstickd
 	tests/vm/bench.sh
 
-# PREFIX=/usr/local by default; the unit's paths follow PREFIX.  The
+# PREFIX=/usr/local by default; the unit's paths follow PREFIX, the unit
+# goes to SYSTEMD_UNITDIR (PREFIX/lib/systemd/system); DESTDIR stages it
+# all (debian/rules: DESTDIR=debian/netstick PREFIX=/usr).  The
 # config example goes to /etc/netstick (config.yaml itself is the
 # operator's and is never overwritten).
 install: $(BUILD)/netstickd $(BUILD)/netstick
@@ -253,12 +256,38 @@ install: $(BUILD)/netstickd $(BUILD)/netstick
 	install -d -m 0755 $(DESTDIR)/var/lib/netstick/images
 	sed 's|/usr/local|$(PREFIX)|g' systemd/netstickd.service > $(BUILD)/netstickd.service
 	install -D -m 0644 $(BUILD)/netstickd.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/netstickd.service
+		$(DESTDIR)$(SYSTEMD_UNITDIR)/netstickd.service
+	install -D -m 0644 docs/man/netstickd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netstickd.8
+	install -D -m 0644 docs/man/netstick.1 $(DESTDIR)$(PREFIX)/share/man/man1/netstick.1
 	install -D -m 0644 docs/api.md $(DESTDIR)$(PREFIX)/share/doc/netstick/api.md
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netstick/README.md
 
+# The Debian package for ARCH (default: this machine's) in build/deb/:
+# dpkg-buildpackage on a copy of the tree (git's files, not build*/), so
+# nothing is written next to the clone.  Foreign ARCH: the host's
+# crossbuild-essential and multiarch -dev packages (install-deps.sh
+# --cross), libnbd unpacked by tests/cross-libnbd.sh.
+DEB_DIR := build/deb
+DEB_SRC := $(DEB_DIR)/src-$(ARCH)
+ifneq ($(ARCH),$(NATIVE_ARCH))
+DEB_LIBNBD := $(CURDIR)/$(DEB_DIR)/libnbd-$(ARCH)
+DEB_CROSS := -Ppkg.netstick.libnbd-unpacked
+endif
+deb:
+	@rm -rf $(DEB_SRC) && mkdir -p $(DEB_SRC)/netstick-$(VERSION)
+	@git ls-files -co --exclude-standard -z | \
+		tar -c --null -T - | tar -x -C $(DEB_SRC)/netstick-$(VERSION)
+	$(if $(DEB_LIBNBD),tests/cross-libnbd.sh $(ARCH) $(DEB_LIBNBD))
+	cd $(DEB_SRC)/netstick-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		DEB_BUILD_OPTIONS="nocheck parallel=2 $(DEB_BUILD_OPTIONS)" \
+		NETSTICK_LIBNBD=$(DEB_LIBNBD) \
+		dpkg-buildpackage -us -uc -B -a$(ARCH) $(DEB_CROSS)
+	mv $(DEB_SRC)/netstick*_$(ARCH).* $(DEB_DIR)/
+	@rm -rf $(DEB_SRC)
+	@ls $(DEB_DIR)/netstick_$(VERSION)_$(ARCH).deb
+
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-arm64 build-armhf
 
 # Keep intermediate objects (tests/unit helpers) between runs.
 .SECONDARY:
