@@ -11,11 +11,39 @@
 #   make bench        netstickd vs the kernel gadget, side by side
 #   make bench-net    network LUNs (http://, nbd://) vs nbdkit + nbd-client +
 #                     the kernel gadget, at 0/20/50 ms round trip
+#   make deb ARCH=amd64|arm64|armhf   the Debian package, in build/deb/
+#   make check-cross ARCH=arm64|armhf unit + backend tests under qemu-user
 
 CC      ?= cc
-BUILD   ?= build
+PKG_CONFIG ?= pkg-config
 PREFIX  ?= /usr/local
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 VERSION := 0.1.0
+
+# Cross builds: ARCH (a Debian architecture) other than the machine's picks
+# the triplet's gcc, ar and pkg-config (Debian's crossbuild-essential-ARCH
+# and multiarch -dev packages) and builds into build-ARCH/.  libnbd comes
+# from build-ARCH/libnbd/ (tests/cross-libnbd.sh says why).
+NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH    ?= $(NATIVE_ARCH)
+TRIPLET_amd64 := x86_64-linux-gnu
+TRIPLET_arm64 := aarch64-linux-gnu
+TRIPLET_armhf := arm-linux-gnueabihf
+QEMU_amd64 := qemu-x86_64-static
+QEMU_arm64 := qemu-aarch64-static
+QEMU_armhf := qemu-arm-static
+TRIPLET := $(TRIPLET_$(ARCH))
+ifeq ($(TRIPLET),)
+$(error ARCH=$(ARCH): one of amd64, arm64, armhf)
+endif
+ifneq ($(ARCH),$(NATIVE_ARCH))
+BUILD   ?= build-$(ARCH)
+CROSS_LIBNBD := $(CURDIR)/$(BUILD)/libnbd
+CC      := $(TRIPLET)-gcc
+AR      := $(TRIPLET)-ar
+PKG_CONFIG := PKG_CONFIG_PATH=$(CROSS_LIBNBD)/pkgconfig $(TRIPLET)-pkg-config
+endif
+BUILD   ?= build
 
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wframe-larger-than=16384
@@ -27,16 +55,16 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(OPT) $(WARN) -pthread \
            -Idaemon -Ibackends -Ilayers -DNETSTICK_VERSION='"$(VERSION)"' \
-           $(shell pkg-config --cflags yaml-0.1)
-LDLIBS  += $(shell pkg-config --libs yaml-0.1 libsystemd) -laio -pthread
+           $(shell $(PKG_CONFIG) --cflags yaml-0.1)
+LDLIBS  += $(shell $(PKG_CONFIG) --libs yaml-0.1 libsystemd) -laio -pthread
 # Network backends (backends/nbd*.c, backends/http*.c).
 NET_PKGS := libnbd libcurl
 # Admin API (daemon/api*.c, events.c, metrics.c).
 API_PKGS := libmicrohttpd json-c libcrypto
-CFLAGS  += $(shell pkg-config --cflags $(NET_PKGS) $(API_PKGS))
-LDLIBS  += $(shell pkg-config --libs $(NET_PKGS) $(API_PKGS))
+CFLAGS  += $(shell $(PKG_CONFIG) --cflags $(NET_PKGS) $(API_PKGS))
+LDLIBS  += $(shell $(PKG_CONFIG) --libs $(NET_PKGS) $(API_PKGS))
 CFLAGS  += -DNETSTICK_WEBUI_DIR='"$(PREFIX)/share/netstick/webui"'
 
 # Everything but main.c goes into a library the tests link against.
@@ -61,13 +89,13 @@ FUZZ_SECONDS ?= 60
 
 .PHONY: all deps check check-unit check-backends check-vm check-vm-api check-vm-media-io check-asan check-tsan \
         check-api check-webui \
-        check-valgrind fuzz demo bench bench-net clean install
+        check-valgrind check-cross deb fuzz demo bench bench-net clean install
 
 all: $(BUILD)/netstickd $(BUILD)/netstick
 
 $(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/libnetstick.a: $(LIB_OBJ)
 	@rm -f $@
@@ -81,14 +109,14 @@ CLI_SRC := $(wildcard cli/*.c)
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 $(BUILD)/obj/cli/%.o: cli/%.c cli/cli.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/netstick: $(CLI_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs libcurl json-c)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell $(PKG_CONFIG) --libs libcurl json-c)
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HOBJ) $(BUILD)/libnetstick.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(BUILD)/libnetstick.a \
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(UNIT_HOBJ) $(BUILD)/libnetstick.a \
 		$(LDFLAGS) $(LDLIBS)
 
 # Installs the Debian packages needed (no-op when all are there).
@@ -101,7 +129,7 @@ check-unit: $(UNIT_BIN)
 # Backends against real servers on loopback (tests/backends/).
 $(BUILD)/tests/betool: tests/backends/betool.c $(BUILD)/libnetstick.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnetstick.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libnetstick.a $(LDFLAGS) $(LDLIBS)
 
 check-backends: $(BUILD)/tests/betool
 	@tests/backends/run-backends.sh $(BUILD)/tests/betool
@@ -165,8 +193,26 @@ check-tsan:
 	[ "$$n" -eq 0 ] || { cat build-tsan/tsan/* | head -n 300; rc=1; }; \
 	echo "tsan: $$n reports"; exit $$rc
 
+# The unit tests and the backend tests for ARCH (arm64, armhf), cross-built
+# into build-ARCH/ and run under qemu-user (qemu-user-static, called
+# directly: no binfmt_misc needed).  The backend tests use a cross betool
+# (betool-qemu, a wrapper) against the machine's own nbdkit/nginx on
+# loopback.  Closing lines
+# "unit-ARCH: ..." and "backends-ARCH: ...".
+QEMU_RUN = env LD_LIBRARY_PATH=$(CROSS_LIBNBD)/usr/lib/$(TRIPLET) $(QEMU_$(ARCH))
+check-cross:
+	@[ "$(ARCH)" != "$(NATIVE_ARCH)" ] || { echo "check-cross: ARCH=arm64 or armhf"; exit 2; }
+	@tests/cross-libnbd.sh $(ARCH) $(CROSS_LIBNBD)
+	@$(MAKE) --no-print-directory $(UNIT_BIN) $(BUILD)/tests/betool
+	@printf '#!/bin/sh\nexec $(QEMU_RUN) $(CURDIR)/$(BUILD)/tests/betool "$$@"\n' \
+		>$(BUILD)/tests/betool-qemu && chmod +x $(BUILD)/tests/betool-qemu
+	@rc=0; RUNNER="$(QEMU_RUN)" UNIT_NAME=unit-$(ARCH) \
+		tests/unit/run-unit.sh $(UNIT_BIN) || rc=1; \
+	BACKENDS_NAME=backends-$(ARCH) \
+		tests/backends/run-backends.sh $(BUILD)/tests/betool-qemu || rc=1; exit $$rc
+
 check-valgrind: $(UNIT_BIN)
-	@VALGRIND="valgrind -q --error-exitcode=99 --leak-check=full" \
+	@RUNNER="valgrind -q --error-exitcode=99 --leak-check=full" \
 		tests/unit/run-unit.sh $(UNIT_BIN)
 
 # libFuzzer targets (clang).  Each runs FUZZ_SECONDS on its seed corpus.
@@ -174,7 +220,7 @@ fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
-		clang -std=c11 -D_GNU_SOURCE -g -O1 -Idaemon -Ibackends -Ilayers \
+		clang -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -g -O1 -Idaemon -Ibackends -Ilayers \
 			-DNETSTICK_VERSION='"$(VERSION)"' \
 			$$(pkg-config --cflags yaml-0.1 $(NET_PKGS) $(API_PKGS)) \
 			-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -187,8 +233,9 @@ fuzz:
 			build-fuzz/$$n.corpus; \
 	done
 
+# demo.sh drives the API part with the netstick CLI.
 demo: deps
-	@$(MAKE) --no-print-directory $(BUILD)/netstickd
+	@$(MAKE) --no-print-directory $(BUILD)/netstickd $(BUILD)/netstick
 	tests/vm/demo.sh
 
 bench: deps
@@ -199,7 +246,9 @@ bench-net: deps
 	@$(MAKE) --no-print-directory $(BUILD)/netstickd
 	tests/vm/bench-net.sh
 
-# PREFIX=/usr/local by default; the unit's paths follow PREFIX.  The
+# PREFIX=/usr/local by default; the unit's paths follow PREFIX, the unit
+# goes to SYSTEMD_UNITDIR (PREFIX/lib/systemd/system); DESTDIR stages it
+# all (debian/rules: DESTDIR=debian/netstick PREFIX=/usr).  The
 # config example goes to /etc/netstick (config.yaml itself is the
 # operator's and is never overwritten).
 install: $(BUILD)/netstickd $(BUILD)/netstick
@@ -213,12 +262,38 @@ install: $(BUILD)/netstickd $(BUILD)/netstick
 	install -d -m 0755 $(DESTDIR)/var/lib/netstick/images
 	sed 's|/usr/local|$(PREFIX)|g' systemd/netstickd.service > $(BUILD)/netstickd.service
 	install -D -m 0644 $(BUILD)/netstickd.service \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/netstickd.service
+		$(DESTDIR)$(SYSTEMD_UNITDIR)/netstickd.service
+	install -D -m 0644 docs/man/netstickd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netstickd.8
+	install -D -m 0644 docs/man/netstick.1 $(DESTDIR)$(PREFIX)/share/man/man1/netstick.1
 	install -D -m 0644 docs/api.md $(DESTDIR)$(PREFIX)/share/doc/netstick/api.md
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/netstick/README.md
 
+# The Debian package for ARCH (default: this machine's) in build/deb/:
+# dpkg-buildpackage on a copy of the tree (git's files, not build*/), so
+# nothing is written next to the clone.  Foreign ARCH: the host's
+# crossbuild-essential and multiarch -dev packages (install-deps.sh
+# --cross), libnbd unpacked by tests/cross-libnbd.sh.
+DEB_DIR := build/deb
+DEB_SRC := $(DEB_DIR)/src-$(ARCH)
+ifneq ($(ARCH),$(NATIVE_ARCH))
+DEB_LIBNBD := $(CURDIR)/$(DEB_DIR)/libnbd-$(ARCH)
+DEB_CROSS := -Ppkg.netstick.libnbd-unpacked
+endif
+deb:
+	@rm -rf $(DEB_SRC) && mkdir -p $(DEB_SRC)/netstick-$(VERSION)
+	@git ls-files -co --exclude-standard -z | \
+		tar -c --null -T - | tar -x -C $(DEB_SRC)/netstick-$(VERSION)
+	$(if $(DEB_LIBNBD),tests/cross-libnbd.sh $(ARCH) $(DEB_LIBNBD))
+	cd $(DEB_SRC)/netstick-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		DEB_BUILD_OPTIONS="nocheck parallel=2 $(DEB_BUILD_OPTIONS)" \
+		NETSTICK_LIBNBD=$(DEB_LIBNBD) \
+		dpkg-buildpackage -us -uc -B -a$(ARCH) $(DEB_CROSS)
+	mv $(DEB_SRC)/netstick*_$(ARCH).* $(DEB_DIR)/
+	@rm -rf $(DEB_SRC)
+	@ls $(DEB_DIR)/netstick_$(VERSION)_$(ARCH).deb
+
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-arm64 build-armhf
 
 # Keep intermediate objects (tests/unit helpers) between runs.
 .SECONDARY:

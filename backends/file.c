@@ -2,7 +2,8 @@
  *
  * Sources: a plain path ("/var/lib/netstick/disk.img") or "file:///path".
  * Writable unless the open options or the file's permissions say read-only.
- * Durability: flush is fdatasync(); FUA writes use pwritev2(RWF_DSYNC).
+ * Durability: flush is fdatasync(); FUA writes use pwritev2(RWF_DSYNC), or
+ * pwrite then fdatasync where the kernel lacks it.
  * Trim punches holes in regular files and issues BLKDISCARD on devices.
  * The image is flock()ed (shared when read-only, exclusive when writable) so
  * two LUNs or two daemons never write the same image.
@@ -51,6 +52,7 @@ struct file_media {
 	bool is_blockdev;
 	bool writable;
 	atomic_bool dense; /* no holes: in-place writes cannot need space */
+	atomic_bool no_rwf_dsync;     /* FUA is pwrite + fdatasync (below) */
 	pthread_mutex_t dense_lock;   /* held to change dense (above) */
 	int64_t size;
 	void *map;         /* the whole image, or NULL; writable if writable */
@@ -249,16 +251,35 @@ static int file_pread(void *handle, void *buf, uint32_t count, uint64_t off)
 	return 0;
 }
 
+/* One write call.  FUA is pwritev2(RWF_DSYNC); where the kernel has no
+ * pwritev2 flags (before 4.7, as on some vendor kernels; qemu-user 7.2
+ * too) glibc fails it with EOPNOTSUPP, and from then on the file's FUA
+ * writes are pwrite, then fdatasync (file_pwrite). */
+static ssize_t file_write_call(struct file_media *fh, const char *p,
+			       uint32_t count, uint64_t off, bool fua)
+{
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = count };
+	ssize_t r;
+
+	if (!fua || atomic_load(&fh->no_rwf_dsync))
+		return pwrite(fh->fd, p, count, (off_t)off);
+	r = pwritev2(fh->fd, &iov, 1, (off_t)off, RWF_DSYNC);
+	if (r >= 0 || errno != EOPNOTSUPP)
+		return r;
+	atomic_store(&fh->no_rwf_dsync, true);
+	log_debug(LOG_MOD_BACKEND, "file: no RWF_DSYNC: FUA is pwrite + fdatasync");
+	return pwrite(fh->fd, p, count, (off_t)off);
+}
+
 static int file_pwrite(void *handle, const void *buf, uint32_t count,
 		       uint64_t off, uint32_t flags)
 {
 	struct file_media *fh = handle;
 	const char *p = buf;
-	int rwf = (flags & BACKEND_FUA) ? RWF_DSYNC : 0;
+	bool fua = flags & BACKEND_FUA;
 
 	while (count > 0) {
-		struct iovec iov = { .iov_base = (void *)p, .iov_len = count };
-		ssize_t r = pwritev2(fh->fd, &iov, 1, (off_t)off, rwf);
+		ssize_t r = file_write_call(fh, p, count, off, fua);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -266,6 +287,10 @@ static int file_pwrite(void *handle, const void *buf, uint32_t count,
 		p += r;
 		count -= (uint32_t)r;
 		off += (uint64_t)r;
+	}
+	if (fua && atomic_load(&fh->no_rwf_dsync) && fdatasync(fh->fd) < 0) {
+		log_warn("file: fdatasync after write");
+		return BE_EIO_WRITE;
 	}
 	if (!atomic_load(&fh->dense)) {
 		/* Writes fill holes: in place again once none is left. */

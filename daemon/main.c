@@ -71,7 +71,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netstickd [-c FILE] [-f] [-v] [-d MOD[,MOD...]]\n"
-		"       netstickd --check-config [-c FILE]\n"
+		"       netstickd --check-config [-c FILE | FILE]\n"
 		"       netstickd --cleanup [-c FILE]\n"
 		"       netstickd --no-usb [-c FILE]\n"
 		"\n"
@@ -121,6 +121,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		default: usage(stderr); return -1;
 		}
 	}
+	/* --check-config FILE: the file may also come as the operand. */
+	if (o->check_only && optind == argc - 1)
+		o->config = argv[optind++];
 	if (optind != argc) {
 		usage(stderr);
 		return -1;

@@ -5,7 +5,12 @@
 #
 #   tests/install-deps.sh            everything (build + VM tests + fuzzing)
 #   tests/install-deps.sh --build    just what building netstickd needs
+#   tests/install-deps.sh --deb      building the .deb for this machine
+#   tests/install-deps.sh --cross    --deb, plus cross-building it for arm64
+#                                    and armhf and testing under qemu-user
+#                                    (adds the dpkg architectures)
 set -euo pipefail
+mode=${1:-}
 
 BUILD_PKGS=(build-essential pkg-config libyaml-dev libaio-dev libsystemd-dev
 	libnbd-dev libcurl4-openssl-dev
@@ -20,12 +25,33 @@ TEST_PKGS=(
 	chromium                                      # web UI tests (playwright-core)
 )
 # Node.js for the web UI tests: Debian's nodejs + npm unless a node is there.
-if [ "${1:-}" != "--build" ] && ! command -v npm >/dev/null; then
+if [ -z "$mode" ] && ! command -v npm >/dev/null; then
 	TEST_PKGS+=(nodejs npm)
 fi
 
+# Packaging: dpkg-buildpackage, debhelper, lintian; systemd-analyze for
+# the installed unit.
+DEB_PKGS=(dpkg-dev debhelper lintian fakeroot git systemd)
+# Cross: Debian's cross toolchains, qemu-user, and the build's -dev
+# packages for each ARCH (Multi-Arch: same).  libnbd-dev is not (Debian
+# 12): tests/cross-libnbd.sh unpacks it, its libnbd0's dependencies are
+# here.
+CROSS_ARCHES=(arm64 armhf)
+CROSS_DEV=(libyaml-dev libaio-dev libsystemd-dev libcurl4-openssl-dev
+	libmicrohttpd-dev libjson-c-dev libssl-dev pkgconf libgnutls30 libxml2)
+
 want=("${BUILD_PKGS[@]}")
-[ "${1:-}" = "--build" ] || want+=("${TEST_PKGS[@]}")
+case $mode in
+--build) ;;
+--deb) want+=("${DEB_PKGS[@]}") ;;
+--cross)
+	want+=("${DEB_PKGS[@]}" qemu-user-static)
+	for a in "${CROSS_ARCHES[@]}"; do
+		want+=("crossbuild-essential-$a")
+		for p in "${CROSS_DEV[@]}"; do want+=("$p:$a"); done
+	done ;;
+*) want+=("${TEST_PKGS[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
@@ -37,6 +63,12 @@ done
 echo "install-deps: installing ${missing[*]}"
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
+if [ "$mode" = --cross ]; then
+	for a in "${CROSS_ARCHES[@]}"; do
+		dpkg --print-foreign-architectures | grep -qx "$a" ||
+			$SUDO dpkg --add-architecture "$a"
+	done
+fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -18,5 +18,5 @@ for t in "${tests[@]}"; do
 	*) echo "FAIL $n (exit $rc)"; sed 's/^/    /' <<<"$out"; fail=$((fail + 1)) ;;
 	esac
 done
-echo "backends: $pass passed, $fail failed, $skip skipped"
+echo "${BACKENDS_NAME:-backends}: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -495,7 +495,9 @@ static void make_image(uint8_t *pat, size_t n)
 
 /* The image shrinks under a 32 KiB READ after 8 KiB were queued: the rest
  * is zeros (never stale buffer contents), CSW status 1 with the residue of
- * what was not read, and REQUEST SENSE gives 03/11/00 with the LBA. */
+ * what was not read, and REQUEST SENSE gives 03/11/00 with the LBA.  That
+ * is the mapped (64-bit) path, which reads the medium as transfers go; on
+ * 32-bit hosts the whole command was copied in before the truncate. */
 TEST(test_bot_media_read_error_mid_read_pads)
 {
 	static uint8_t pat[1 << 20];
@@ -522,6 +524,18 @@ TEST(test_bot_media_read_error_mid_read_pads)
 	memset(&r, 0, sizeof r);
 	fh_read_csw(&d.fh, 12, &r);
 	CHECK(r.csw_ok && r.tag_ok);
+	if (sizeof(void *) < 8) {
+		/* 32-bit hosts: no mapping, the command was read whole
+		 * (pread) before the first transfer was queued, so before
+		 * the truncate: all of it is good data. */
+		CHECK_EQ(r.status, BOT_CSW_GOOD);
+		CHECK_EQ(r.residue, 0);
+		CHECK(memcmp(buf, pat, sizeof buf) == 0);
+		fh_deliver_all(&d.fh);
+		down();
+		unlink(tmp_path);
+		return;
+	}
 	CHECK_EQ(r.status, BOT_CSW_FAILED);
 	CHECK_EQ(r.residue, sizeof buf - 8192);
 	CHECK(memcmp(buf, pat, 8192) == 0);

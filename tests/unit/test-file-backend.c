@@ -1,6 +1,7 @@
 /* test-file-backend.c — backends/file.c: a read cut by end of file (the
  * file shrank under us) is a read error whose log names the end of file
- * and no stale errno; the dense flag read by map_write stays consistent
+ * and no stale errno; the image is mapped only on 64-bit hosts, and reads
+ * and writes past 4 GiB work on 32-bit ones too; the dense flag read by map_write stays consistent
  * while pwrite, trim and map_write run on several threads (race-free
  * under `make check-tsan`). */
 #include "backend.h"
@@ -78,6 +79,46 @@ TEST(read_past_shrunk_end_is_read_error_without_stale_errno)
 	unlink(path);
 }
 
+/* ---- 32-bit hosts: no mapping, pread and 64-bit offsets -------------- */
+
+/* The whole image is mapped only where the address space has room for
+ * it; on 32-bit hosts (armhf) every read is a pread. */
+TEST(image_mapped_only_on_64_bit_hosts)
+{
+	struct backend *be = open_image(1 << 20);
+	const void *map = backend_map(be, 4096, 0);
+
+	if (sizeof(void *) < 8)
+		CHECK(map == NULL);
+	else
+		CHECK(map != NULL);
+	backend_close(be);
+	unlink(path);
+}
+
+/* An image above 4 GiB (sparse) on any host: size, a write and a read
+ * back past 4 GiB (off_t must be 64 bits on armhf too), and a read of
+ * the last block, FUA included. */
+TEST(image_above_4_gib_reads_and_writes_past_4_gib)
+{
+	const uint64_t size = 5ULL << 30, off = (4ULL << 30) + 4096;
+	struct backend *be = open_image((off_t)size);
+	char buf[4096], back[4096];
+
+	CHECK_EQ(be->size, (int64_t)size);
+	for (size_t i = 0; i < sizeof buf; i++)
+		buf[i] = (char)(i * 7 + 1);
+	CHECK_EQ(backend_pwrite(be, buf, sizeof buf, off, BACKEND_FUA), 0);
+	CHECK_EQ(backend_pread(be, back, sizeof back, off), 0);
+	CHECK(memcmp(buf, back, sizeof buf) == 0);
+	/* Not aliased to the same offset modulo 4 GiB. */
+	CHECK_EQ(backend_pread(be, back, sizeof back, 4096), 0);
+	CHECK(memcmp(buf, back, sizeof buf) != 0);
+	CHECK_EQ(backend_pread(be, back, 512, size - 512), 0);
+	backend_close(be);
+	unlink(path);
+}
+
 /* ---- dense flag under concurrency ------------------------------------ */
 
 static struct backend *shared;
@@ -143,6 +184,8 @@ int main(void)
 {
 	log_init("test-file-backend", LOG_LVL_WARN);
 	RUN(read_past_shrunk_end_is_read_error_without_stale_errno);
+	RUN(image_mapped_only_on_64_bit_hosts);
+	RUN(image_above_4_gib_reads_and_writes_past_4_gib);
 	RUN(dense_flag_consistent_across_threads);
 	return test_summary();
 }
