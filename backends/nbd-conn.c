@@ -50,7 +50,7 @@ static int nbd_cfg_parse(struct nbd_cfg *cfg, const struct backend_optset *s,
 			     &cfg->timeout_ms, err, errlen) < 0 ||
 	    backend_opt_uint(s, "connect-timeout-ms", 4000, 100, 60000,
 			     &cfg->connect_timeout_ms, err, errlen) < 0 ||
-	    backend_opt_uint(s, "chunk-size", 65536, 4096, 1u << 25,
+	    backend_opt_uint(s, "chunk-size", 262144, 4096, 1u << 25,
 			     &cfg->chunk, err, errlen) < 0 ||
 	    backend_opt_bool(s, "tls-verify", true, &cfg->tls_verify,
 			     err, errlen) < 0)

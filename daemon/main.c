@@ -339,6 +339,19 @@ static void drain_transfers(struct daemon *d)
 		log_warnx("%u transfers still queued at exit", busy);
 }
 
+/* A media job's end, on its worker: the BOT runs it under the USB lock,
+ * and what it queued goes out at once (the serial thread does the same
+ * for transfers). */
+static void deliver_media_job(void *arg, struct mio_job *j)
+{
+	struct daemon *d = arg;
+
+	usbio_lock(&d->usbio);
+	j->done(j);
+	usbio_flush(&d->usbio);
+	usbio_unlock(&d->usbio);
+}
+
 static int start_media_workers(struct daemon *d)
 {
 	if (mio_init(&d->mio, MEDIA_WORKERS) < 0) {
@@ -378,6 +391,7 @@ static int start_usb(struct daemon *d)
 	}
 	usbio_set_bot(&d->usbio, &d->bot);
 	bot_set_mio(&d->bot, &d->mio);
+	mio_set_deliver(&d->mio, deliver_media_job, d);
 	if (cfg->gadget.manage && gadget_bind(&d->gadget, cfg->gadget.udc) < 0)
 		return -1;
 	api_set_udc(d->api, d->gadget.udc);
@@ -395,13 +409,13 @@ static void stop_usb(struct daemon *d)
 		bool stuck;
 
 		drain_transfers(d);
-		stuck = usbio_fini(&d->usbio) < 0;
 		/* Workers may still be in a media call into the BOT's
-		 * buffers: they end (bounded by the backends' deadlines)
-		 * before the buffers go.  A serial thread left in its
-		 * transfer may still write into them: they go with the
-		 * process. */
+		 * buffers: they end (bounded by the backends' deadlines),
+		 * delivering under the USB lock, before the transport and
+		 * the buffers go.  A serial thread left in its transfer may
+		 * still write into them: they go with the process. */
 		stop_media_workers(d);
+		stuck = usbio_fini(&d->usbio) < 0;
 		if (!stuck)
 			bot_fini(&d->bot);
 	}

@@ -41,6 +41,10 @@ static void mio_execute(struct mio *m, struct mio_job *j)
 	bool wake;
 
 	j->run(j);
+	if (has_done && m->deliver && m->nworkers) {
+		m->deliver(m->deliver_ctx, j);
+		has_done = false;           /* delivered: nothing to file */
+	}
 	pthread_mutex_lock(&m->lock);
 	m->running--;
 	wake = has_done && !m->done;
@@ -129,6 +133,13 @@ void mio_fini(struct mio *m)
 	close(m->efd);
 	m->efd = -1;
 	m->nworkers = 0;
+}
+
+void mio_set_deliver(struct mio *m, void (*deliver)(void *, struct mio_job *),
+		     void *ctx)
+{
+	m->deliver_ctx = ctx;
+	m->deliver = deliver;
 }
 
 int mio_submit(struct mio *m, struct mio_job *j)

@@ -12,8 +12,11 @@
  * nothing touches the job after a done-less run()).
  *
  * Threads: run() is called on a worker with no mio lock held; done() is
- * called by whoever calls mio_reap(), on that thread (netstickd: the USB
- * thread, with the USB lock held), in completion order.
+ * called by whoever calls mio_reap(), on that thread, in completion order
+ * -- or, with a deliver hook (mio_set_deliver), by the worker itself
+ * through the hook, which takes the lock done() needs (netstickd: the USB
+ * lock, as the serial thread does for transfers: one wake-up fewer per
+ * job than going through the USB thread's event loop).
  *
  * A mio with 0 workers runs nothing by itself: mio_run_one() runs the
  * oldest queued job on the caller's thread.  The unit tests and fuzzers
@@ -45,6 +48,9 @@ struct mio {
 	pthread_t workers[MIO_MAX_WORKERS];
 	bool stop;
 	int efd;                               /* eventfd: done list non-empty */
+	/* Set before jobs are submitted: done() through this, on the worker. */
+	void (*deliver)(void *ctx, struct mio_job *j);
+	void *deliver_ctx;
 };
 
 /* Starts nworkers (0..MIO_MAX_WORKERS) workers.  Returns 0 or -1 (errno). */
@@ -53,6 +59,12 @@ int mio_init(struct mio *m, unsigned nworkers);
  * (done() callbacks still pending are dropped: call mio_reap() before if
  * they matter), stops the workers and frees everything. */
 void mio_fini(struct mio *m);
+
+/* Workers hand finished jobs to deliver(ctx, j), which must call
+ * j->done(j) (under whatever lock done() needs), instead of filing them
+ * for mio_reap().  Set before the first mio_submit(); NULL: mio_reap(). */
+void mio_set_deliver(struct mio *m, void (*deliver)(void *, struct mio_job *),
+		     void *ctx);
 
 /* Queues j.  Never blocks on media; 0, or -1 when the mio is stopping. */
 int mio_submit(struct mio *m, struct mio_job *j);
