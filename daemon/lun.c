@@ -35,12 +35,12 @@ static void lun_copy_field(char *dst, size_t dstlen, const char *src)
 	snprintf(dst, dstlen, "%s", src ? src : "");
 }
 
-/* Set once before the USB threads start. */
-static struct mio *lun_executor;
+/* Set once the workers run (the API threads may already call us). */
+static struct mio *_Atomic lun_executor;
 
 void lun_set_executor(struct mio *m)
 {
-	lun_executor = m;
+	atomic_store(&lun_executor, m);
 }
 
 /* Longest an insert waits for the media it replaced to close: a file
@@ -141,7 +141,8 @@ static void lun_media_dispose(struct lun_media *m, bool may_block)
 {
 	if (!m)
 		return;
-	if (may_block || mio_call(lun_executor, lun_media_close_job, m) < 0)
+	if (may_block ||
+	    mio_call(atomic_load(&lun_executor), lun_media_close_job, m) < 0)
 		lun_media_close(m);
 }
 
@@ -478,7 +479,7 @@ int lun_load_start(struct lun *l)
 	(void)lun_begin_load_locked(l, l->image, &j->seq);
 	pthread_mutex_unlock(&l->lock);
 	lun_notify(l, LUN_EV_MEDIA);
-	if (mio_call(lun_executor, lun_load_run, j) < 0) {
+	if (mio_call(atomic_load(&lun_executor), lun_load_run, j) < 0) {
 		pthread_mutex_lock(&l->lock);
 		if (j->seq == l->load_seq) {
 			l->state = LUN_EMPTY;

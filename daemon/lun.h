@@ -168,7 +168,7 @@ enum lun_state lun_wait_loaded(struct lun *l, unsigned ms);
 int lun_load(struct lun *l);
 
 /* Where closes and host loads run (the media I/O workers); NULL: at once
- * on the caller's thread.  Set before the USB threads start. */
+ * on the caller's thread.  Set once, when the workers start. */
 void lun_set_executor(struct mio *m);
 
 void lun_set_prevent(struct lun *l, bool prevent);

@@ -358,6 +358,8 @@ static int start_media_workers(struct daemon *d)
 		log_err("media I/O workers");
 		return -1;
 	}
+	if (!d->no_usb)
+		mio_set_deliver(&d->mio, deliver_media_job, d);
 	d->mio_on = true;
 	lun_set_executor(&d->mio);
 	return 0;
@@ -390,8 +392,7 @@ static int start_usb(struct daemon *d)
 		return -1;
 	}
 	usbio_set_bot(&d->usbio, &d->bot);
-	bot_set_mio(&d->bot, &d->mio);
-	mio_set_deliver(&d->mio, deliver_media_job, d);
+	bot_set_mio(&d->bot, &d->mio);      /* started after: run_daemon */
 	if (cfg->gadget.manage && gadget_bind(&d->gadget, cfg->gadget.udc) < 0)
 		return -1;
 	api_set_udc(d->api, d->gadget.udc);
@@ -436,17 +437,20 @@ static int run_daemon(struct daemon *d)
 	}
 	if (setup_luns(d) < 0)
 		return 1;
-	if (start_media_workers(d) < 0)
-		goto out;
 	if (d->cfg->api.enabled &&
 	    !(d->api = api_start(d->cfg, d->luns, d->cfg->nluns, !d->no_usb)))
 		goto out;
 	if (d->no_usb || start_usb(d) == 0) {
-		if (!d->no_usb) {
+		if (!d->no_usb)
 			setup_realtime(d->cfg);
-			/* After: the serial thread inherits the USB thread's policy. */
-			usbio_start_serial(&d->usbio);
+		/* After: the media I/O workers and the serial thread inherit
+		 * the USB thread's policy (every command waits for them). */
+		if (start_media_workers(d) < 0) {
+			stop_usb(d);
+			goto out;
 		}
+		if (!d->no_usb)
+			usbio_start_serial(&d->usbio);
 		sd_notifyf(0, "READY=1\nSTATUS=serving%s%s%u",
 			   d->no_usb ? " (no USB)" : "",
 			   d->api ? ", API on port " : "", api_port(d->api));
