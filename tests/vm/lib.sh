@@ -31,7 +31,9 @@ RESULTS_TSV=${RESULTS_TSV:-$NSVM_RESULTS/results.tsv}
 CHECK_SIDE=${CHECK_SIDE:-main}
 CHECK_TIMEOUT=${CHECK_TIMEOUT:-120}
 REPO=${REPO:-$(pwd)}
-NETSTICKD=${NETSTICKD:-$REPO/build/netstickd}
+# NETSTICK_VM_DAEMON (passed into the guest like every NETSTICK_* variable)
+# runs the suite against another binary, e.g. the packaged /usr/sbin/netstickd.
+NETSTICKD=${NETSTICK_VM_DAEMON:-${NETSTICKD:-$REPO/build/netstickd}}
 
 GADGET_VENDOR=${GADGET_VENDOR:-netstick}
 GADGET_PRODUCT=${GADGET_PRODUCT:-Test Disk}
