@@ -843,7 +843,7 @@ static void bot_on_cbw(struct bot *b, long len)
 	for (unsigned i = 0; i < BOT_SEGS; i++)
 		b->seg[i].state = SEG_FREE;
 	scsi_cmd_prepare(b->target, c->lun, &c->scsi);
-	c->async = scsi_data_async(c->lun, &c->scsi);
+	c->async = scsi_data_async(&c->scsi);
 	bot_plan(c);
 	log_debug(LOG_MOD_BOT, "cbw tag %u lun %u op 0x%02x host %s %u dev %llu%s",
 		  c->tag, c->lun->id, c->scsi.cdb[0], c->host_in ? "in" : "out",

@@ -211,6 +211,7 @@ void lun_snapshot(struct lun *l, struct lun_snapshot *s)
 	s->readonly = l->readonly;
 	s->prevent = l->prevent;
 	s->can_trim = be && be->can_trim && !l->readonly;
+	s->direct = l->media && l->media->direct;
 	s->media_gen = l->media_gen;
 	pthread_mutex_unlock(&l->lock);
 }

@@ -86,6 +86,7 @@ struct lun_snapshot {
 	bool readonly;
 	bool prevent;
 	bool can_trim;
+	bool direct;               /* lun_media_direct() for media_gen */
 	uint32_t media_gen;
 };
 

@@ -116,6 +116,7 @@ static void scsi_media_xfer(struct lun *l, struct scsi_cmd *c,
 	c->offset = lba << l->block_shift;
 	c->length = (uint64_t)n << l->block_shift;
 	c->media_gen = s->media_gen;
+	c->direct = s->direct;
 	c->data = n ? kind : SCSI_DATA_NONE;
 	c->dir = n == 0 ? SCSI_DIR_NONE
 		 : kind == SCSI_DATA_READ ? SCSI_DIR_IN : SCSI_DIR_OUT;
@@ -453,7 +454,7 @@ int scsi_data_in(struct lun *l, struct scsi_cmd *c, uint64_t off, void *buf,
 		memcpy(buf, c->buf + off, len);
 		return 0;
 	}
-	r = lun_read(l, c->media_gen, buf, len, c->offset + off);
+	r = scsi_media_read(l, c, off, buf, len);
 	if (r < 0) {
 		scsi_read_failed(l, c, off, r);
 		return -1;
@@ -546,12 +547,12 @@ int scsi_data_out(struct lun *l, struct scsi_cmd *c, uint64_t off,
 				  scsi_data_out_run(l, c, off, buf, len));
 }
 
-bool scsi_data_async(struct lun *l, const struct scsi_cmd *c)
+bool scsi_data_async(const struct scsi_cmd *c)
 {
 	if (c->data != SCSI_DATA_READ && c->data != SCSI_DATA_WRITE &&
 	    c->data != SCSI_DATA_COMPARE)
 		return false;
-	return !lun_media_direct(l, c->media_gen);
+	return !c->direct;   /* from the snapshot the command was decided on */
 }
 
 int scsi_media_read(struct lun *l, const struct scsi_cmd *c, uint64_t off,

@@ -76,6 +76,7 @@ struct scsi_cmd {
 	uint64_t offset;        /* byte offset of the first block */
 	uint32_t media_gen;
 	bool fua;
+	bool direct;            /* the media serves in place (snapshot) */
 
 	/* Set by scsi_cmd_prepare(), run by the transport. */
 	enum scsi_job job;
@@ -121,7 +122,7 @@ int scsi_data_out_mapped(struct lun *l, struct scsi_cmd *c, uint64_t off,
 
 /* Whether this command's media data goes through the media I/O workers
  * (a READ, WRITE or VERIFY BYTCHK=1 on media that is not direct). */
-bool scsi_data_async(struct lun *l, const struct scsi_cmd *c);
+bool scsi_data_async(const struct scsi_cmd *c);
 /* On a worker: reads len bytes of the command's media data at command
  * byte off into buf.  0 or a backend error (for scsi_read_failed). */
 int scsi_media_read(struct lun *l, const struct scsi_cmd *c, uint64_t off,
