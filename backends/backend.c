@@ -16,12 +16,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* True when the backend was built with a struct large enough to contain
  * `field` and sets it. */
 #define BACKEND_HAS(ops, field)                                              \
 	(offsetof(struct backend_ops, field) + sizeof((ops)->field) <=         \
 		 (ops)->ops_size && (ops)->field != NULL)
+
+bool backend_source_maps(const char *source)
+{
+	const struct backend_ops *ops = backend_lookup(source);
+
+	return ops && BACKEND_HAS(ops, map);
+}
 
 static const char *const backend_err_names[] = {
 	[0] = "success",
@@ -151,17 +159,27 @@ static struct backend *backend_open_base(const char *source,
 					 const struct backend_open_opts *opts,
 					 char *err, size_t errlen)
 {
-	const struct backend_ops *ops = backend_lookup(source);
+	const struct backend_ops *ops;
 	struct backend *be;
+	struct uri u;
 	int r;
 
+	/* Parsed once here; every backend opens the canonical form. */
+	if (uri_parse(source, &u, err, errlen) < 0)
+		return NULL;
+	ops = backend_lookup(u.canon);
 	if (!ops || !BACKEND_HAS(ops, open) || !BACKEND_HAS(ops, pread)) {
-		snprintf(err, errlen, "unsupported media source scheme");
+		snprintf(err, errlen, "unsupported media source scheme \"%s\"",
+			 u.scheme);
+		uri_free(&u);
 		return NULL;
 	}
-	if (!(be = backend_new(ops, err, errlen)))
+	if (!(be = backend_new(ops, err, errlen))) {
+		uri_free(&u);
 		return NULL;
-	r = ops->open(source, opts, &be->handle, err, errlen);
+	}
+	r = ops->open(u.canon, opts, &be->handle, err, errlen);
+	uri_free(&u);
 	if (r < 0) {
 		if (!err[0])
 			snprintf(err, errlen, "%s", backend_strerror(r));
@@ -209,8 +227,12 @@ struct backend *backend_open(const char *source,
 {
 	struct backend *be;
 
-	if (opts->block_size != 512 && opts->block_size != 4096) {
-		snprintf(err, errlen, "block size must be 512 or 4096");
+	/* Which block sizes a LUN offers is its command set's rule
+	 * (daemon/scsi.h); media only needs whole, aligned blocks. */
+	if (opts->block_size < 512 || opts->block_size > 65536 ||
+	    (opts->block_size & (opts->block_size - 1))) {
+		snprintf(err, errlen, "block size must be a power of two "
+			 "from 512 to 65536");
 		return NULL;
 	}
 	err[0] = '\0';
@@ -223,13 +245,68 @@ struct backend *backend_open(const char *source,
 		}
 		be = top;
 	}
+	if (be && backend_sequential(be)) {
+		snprintf(err, errlen, "the media can only be read in order (a "
+			 "server without Range support): it needs a pcache "
+			 "layer over it (docs/layers.md)");
+		backend_close(be);
+		return NULL;
+	}
 	return be;
+}
+
+/* ---- statistics ------------------------------------------------------ */
+
+void backend_stats(struct backend *be, const struct backend_stat_sink *sink)
+{
+	for (; be; be = be->next) {
+		struct backend_stat_sink s = *sink;
+
+		if (!BACKEND_HAS(be->ops, stats))
+			continue;
+		s.layer = be->ops->name;
+		be->ops->stats(be->handle, &s);
+	}
+}
+
+/* The closing log line of one instance: "cache: hits=1 misses=2 ...". */
+struct backend_stat_line {
+	char buf[1024];
+	size_t len;
+};
+
+static void backend_stat_append(void *ctx, const char *layer, const char *key,
+				uint64_t value, bool counter)
+{
+	struct backend_stat_line *l = ctx;
+	int n;
+
+	(void)layer; (void)counter;
+	if (l->len >= sizeof l->buf)
+		return;
+	n = snprintf(l->buf + l->len, sizeof l->buf - l->len, " %s=%llu", key,
+		     (unsigned long long)value);
+	l->len += n > 0 ? (size_t)n : 0;
+}
+
+static void backend_log_stats(struct backend *be)
+{
+	struct backend_stat_line line = { .len = 0 };
+	struct backend_stat_sink s = { .put = backend_stat_append,
+				       .ctx = &line, .layer = be->ops->name };
+
+	if (!BACKEND_HAS(be->ops, stats))
+		return;
+	be->ops->stats(be->handle, &s);
+	if (line.len)
+		log_info("%s: closing,%s", be->ops->name, line.buf);
 }
 
 void backend_close(struct backend *be)
 {
 	while (be) {
 		struct backend *next = be->next;
+		backend_log_stats(be);
 		be->ops->close(be->handle);
 		backend_free(be);
 		be = next;
@@ -274,6 +351,19 @@ int backend_pread(struct backend *be, void *buf, uint32_t count,
 	r = be->ops->pread(be->handle, buf, count, offset);
 	backend_unlock(be);
 	return r;
+}
+
+int backend_try_pread(struct backend *be, void *buf, uint32_t count,
+		      uint64_t offset)
+{
+	if (!backend_range_ok(be, count, offset))
+		return 1;
+	if (!BACKEND_HAS(be->ops, pread))
+		return be->next ? backend_try_pread(be->next, buf, count, offset)
+				: 1;
+	if (!BACKEND_HAS(be->ops, try_pread) || backend_serialized(be))
+		return 1;
+	return be->ops->try_pread(be->handle, buf, count, offset) == 0 ? 0 : 1;
 }
 
 /* The op's flush or next's (a layer without one); unchecked. */
@@ -393,4 +483,44 @@ unsigned backend_max_in_flight(struct backend *be)
 		return n ? n : 1;
 	}
 	return be->next ? backend_max_in_flight(be->next) : 1;
+}
+
+int backend_identity(struct backend *be, char *buf, size_t len)
+{
+	if (len == 0)
+		return BE_EINVAL;
+	buf[0] = '\0';
+	if (BACKEND_HAS(be->ops, identity))
+		return be->ops->identity(be->handle, buf, len);
+	return be->next ? backend_identity(be->next, buf, len) : BE_EUNSUPP;
+}
+
+bool backend_sequential(struct backend *be)
+{
+	if (BACKEND_HAS(be->ops, sequential))
+		return be->ops->sequential(be->handle) > 0;
+	return be->next ? backend_sequential(be->next) : false;
+}
+
+int backend_cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+	int r;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	r = pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+	return r;
+}
+
+void backend_deadline(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }

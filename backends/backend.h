@@ -52,6 +52,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "uri.h"
+
 /* Meaning-level results.  0 is success; everything else is negative. */
 enum backend_err {
 	BE_OK = 0,
@@ -95,9 +97,41 @@ struct backend_open_opts {
 	 * pairs, 1024 bytes an entry).  Owned by the caller, only read
 	 * during open().  A layer refuses keys it does not know. */
 	const char *const *layers;
+	/* The source policy (uri.h) when a client, not the config, chose
+	 * the source; NULL = trusted.  Enforced at the moment of use: local
+	 * files open beneath policy->dirfd, HTTP checks every redirect hop
+	 * against its schemes and hosts.  Owned by the caller, valid for the
+	 * instance's life (the API's lives as long as the daemon). */
+	const struct uri_policy *policy;
 };
 
 struct backend;
+
+/* Statistics (backend_ops.stats): a layer or backend reports named
+ * numbers through a sink the core hands it.  Keys are lower_snake_case
+ * ([a-z0-9_], at most 31 bytes), fixed per layer and documented in
+ * docs/layers.md; they become "layers": {"NAME": {"key": n}} in the
+ * LUN's JSON, netstick_layer_NAME_KEY{lun} in /metrics (counters get
+ * "_total") and "NAME: key=n ..." in the log when the media closes. */
+struct backend_stat_sink {
+	/* Called once per value, on the caller's thread, during stats(). */
+	void (*put)(void *ctx, const char *layer, const char *key,
+		    uint64_t value, bool counter);
+	void *ctx;
+	const char *layer;    /* set by the core: ops->name */
+};
+/* A counter only grows while the instance is open (hits, bytes read); a
+ * gauge is a level now (bytes cached, reads in flight). */
+static inline void backend_stat_counter(const struct backend_stat_sink *s,
+					const char *key, uint64_t value)
+{
+	s->put(s->ctx, s->layer, key, value, true);
+}
+static inline void backend_stat_gauge(const struct backend_stat_sink *s,
+				      const char *key, uint64_t value)
+{
+	s->put(s->ctx, s->layer, key, value, false);
+}
 
 struct backend_ops {
 	size_t ops_size;      /* sizeof(struct backend_ops) at build time */
@@ -178,6 +212,56 @@ struct backend_ops {
 	int (*open_layer)(struct backend *next,
 			  const struct backend_open_opts *opts, void **handle,
 			  char *err, size_t errlen);
+
+	/* Added for statistics (fields past ops_size are NULL). */
+
+	/* Reports this instance's statistics through sink (see struct
+	 * backend_stat_sink).  Never blocks on I/O: it may take the
+	 * instance's own short locks only, since it runs under the LUN lock
+	 * from API and metrics threads, concurrently with data calls.  NULL:
+	 * nothing to report.  Never passed through: each instance of a
+	 * chain reports its own. */
+	void (*stats)(void *handle, const struct backend_stat_sink *sink);
+
+	/* Added for reads served from memory (fields past ops_size are NULL). */
+
+	/* Bytes [offset, offset+count) into buf when this instance holds all
+	 * of them in memory right now: 0, else 1 (buf then holds anything;
+	 * the caller reads with pread).  Never blocks: no I/O, no waiting for
+	 * another caller's I/O, the instance's short locks only, because the
+	 * core calls it on the USB thread before a read goes to a media I/O
+	 * worker.  Otherwise a read like pread (statistics, read-ahead).
+	 * Only called on an instance whose own thread model is PARALLEL.
+	 * NULL: never in memory; the core does not look below (the layer in
+	 * between may change the bytes) unless the layer has no pread
+	 * either. */
+	int (*try_pread)(void *handle, void *buf, uint32_t count,
+			 uint64_t offset);
+
+	/* Added for persistent caches (fields past ops_size are NULL). */
+
+	/* The identity of the open image, for a cache that outlives the
+	 * process (layers/pcache): "key=value" lines, NUL-terminated, at
+	 * most len bytes with the NUL.  The first line is "source=..." and
+	 * names the object (never a credential: use backend_redact()); the
+	 * lines after it say which version of it is open (size, ETag,
+	 * mtime...).  Two identities with the same first line and different
+	 * lines after it are two versions of one object: the older is stale.
+	 * Returns 0 (strong: a validator proves the version), 1 (weak: only
+	 * the name and size), or an error: BE_EUNSUPP when the media has no
+	 * stable identity (RAM), BE_EINVAL when len is too small.  May do
+	 * I/O (a content sample); called at open time, never on a USB
+	 * thread.  A layer that leaves it NULL passes next's through; a
+	 * layer whose bytes are not next's (a copy-on-write overlay) must
+	 * define it, returning BE_EUNSUPP or an identity of its own, or a
+	 * cache above it would keep its bytes under next's name. */
+	int (*identity)(void *handle, char *buf, size_t len);
+	/* 1 when the media can only be read in order from offset 0, one
+	 * piece after another (an HTTP server without Range support, under
+	 * the explicit no-range=download option): only a layer that stores
+	 * what arrives (layers/pcache) can serve such media.  NULL means no;
+	 * a layer that leaves it NULL passes next's through. */
+	int (*sequential)(void *handle);
 };
 
 /* An open instance: owned by whoever called backend_open(). */
@@ -197,15 +281,20 @@ struct backend {
 	 * switched off) is the owner's: daemon/lun.c's struct lun_media. */
 };
 
-/* Registry (registry.c): find the ops for a source by its URI scheme. */
+/* Registry (registry.c): find the ops for a source by its URI scheme,
+ * case-insensitive (uri_scheme()). */
 const struct backend_ops *backend_lookup(const char *source);
+/* Whether source's backend serves reads in place (ops->map: a local file,
+ * RAM, a seed volume); false for network media and unknown schemes. */
+bool backend_source_maps(const char *source);
 
 /* Layer registry (layers/registry.c): the layer called name[0..len), or
  * NULL. */
 const struct backend_ops *layer_lookup(const char *name, size_t len);
 
 /* Open source through the registry, then stack opts->layers over it
- * (bottom-most first).  Returns the top of the chain, or NULL and a
+ * (bottom-most first).  The source is parsed once (uri_parse) and the
+ * backend's open() receives its canonical form.  Returns the top of the chain, or NULL and a
  * message in err on failure (a layer's message is prefixed with
  * "layer NAME: "); nothing stays open on failure.  The message never
  * contains credentials. */
@@ -228,6 +317,11 @@ void backend_close(struct backend *be);
 /* Checked data calls: offset+count must lie inside the size; count > 0. */
 int backend_pread(struct backend *be, void *buf, uint32_t count,
 		  uint64_t offset);
+/* ops->try_pread where the instance (or, through layers without pread,
+ * the one below) offers it: 0 when the bytes came from memory, 1 when
+ * they must be read with backend_pread().  Never blocks. */
+int backend_try_pread(struct backend *be, void *buf, uint32_t count,
+		      uint64_t offset);
 int backend_pwrite(struct backend *be, const void *buf, uint32_t count,
 		   uint64_t offset, uint32_t flags);
 int backend_flush(struct backend *be);
@@ -248,6 +342,11 @@ const void *backend_map(struct backend *be, uint32_t count, uint64_t offset);
 void *backend_map_write(struct backend *be, uint32_t count, uint64_t offset);
 int backend_trim(struct backend *be, uint32_t count, uint64_t offset);
 
+/* Calls ops->stats of every instance of the chain that has one, top
+ * first, each with sink->layer set to its name.  Thread-safe; never
+ * blocks on I/O. */
+void backend_stats(struct backend *be, const struct backend_stat_sink *sink);
+
 /* 0 when the medium can serve I/O now, else BE_ERETRY / BE_ECHANGED /
  * BE_ENOMEDIUM (see backend_ops.ready).  Never blocks: TEST UNIT READY may
  * call it. */
@@ -256,11 +355,33 @@ int backend_ready(struct backend *be);
  * (backend_ops.max_in_flight, passed through layers); at least 1. */
 unsigned backend_max_in_flight(struct backend *be);
 
+/* *ts = CLOCK_MONOTONIC now + ms, for pthread_cond_timedwait() on a
+ * condition variable set to that clock (a helper for backends and
+ * layers that wait with deadlines). */
+struct timespec;
+void backend_deadline(struct timespec *ts, unsigned ms);
+/* pthread_cond_init() of a condition variable on CLOCK_MONOTONIC, the
+ * clock of backend_deadline(): 0 or an errno value. */
+int backend_cond_init(pthread_cond_t *c);
+
+/* Longest identity string, NUL included (backend_ops.identity). */
+#define BACKEND_IDENTITY_MAX 1024
+/* The identity of the chain's image (backend_ops.identity, passed
+ * through layers): 0 strong, 1 weak, or BE_EUNSUPP / another error. */
+int backend_identity(struct backend *be, char *buf, size_t len);
+/* Whether the chain can only be read in order from offset 0
+ * (backend_ops.sequential, passed through layers). */
+bool backend_sequential(struct backend *be);
+
 /* Writes a copy of source fit for logs and status output into buf (always
  * NUL-terminated, truncated to len) and returns buf: the URI userinfo
  * ("user:password@") becomes "***@" and the values of query and fragment
  * parameters whose names look secret (containing pass, token, secret, sig,
- * key, auth, cred, psk, session) become "***".  Plain paths are unchanged. */
+ * key, auth, cred, psk, session, bearer) become "***".  The source is read
+ * with uri_parse(), the parser everything else uses, so whatever a backend
+ * would take for userinfo is hidden ("http:/u:p@h", "HTTPS://u:p@h"); a
+ * source it cannot parse shows as "scheme:***".  Plain paths are
+ * unchanged. */
 const char *backend_redact(const char *source, char *buf, size_t len);
 
 /* Per-source options of one open: the caller's opts->options plus
@@ -307,8 +428,13 @@ extern const struct backend_ops backend_file_ops;
 extern const struct backend_ops backend_example_ops;
 extern const struct backend_ops backend_nbd_ops;    /* nbd.c, libnbd */
 extern const struct backend_ops backend_http_ops;   /* http.c, libcurl */
+extern const struct backend_ops backend_seed_ops;   /* seed.c, built seeds */
 
 /* The registered layers, one line each in layers/registry.c. */
 extern const struct backend_ops layer_inject_ops;   /* layers/inject/ */
+extern const struct backend_ops layer_cache_ops;    /* layers/cache/ */
+extern const struct backend_ops layer_overlay_ops;  /* layers/overlay/ */
+extern const struct backend_ops layer_pcache_ops;   /* layers/pcache/ */
+extern const struct backend_ops layer_ratelimit_ops; /* layers/ratelimit/ */
 
 #endif

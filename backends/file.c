@@ -107,6 +107,17 @@ static void file_map_image(struct file_media *fh, const char *path)
 	fh->map = p;
 }
 
+/* A client's source (opts->policy) opens beneath api.allowed_dir: the
+ * open is the check (uri_open_beneath), so nothing can be swapped in
+ * between.  O_NONBLOCK: opening a FIFO must not wait for a writer. */
+static int file_open_fd(const struct backend_open_opts *opts,
+			const char *path, bool writable)
+{
+	return uri_open_beneath(opts->policy, path,
+				(writable ? O_RDWR : O_RDONLY) | O_NONBLOCK |
+				O_NOCTTY);
+}
+
 static int file_open(const char *source, const struct backend_open_opts *opts,
 		     void **handle, char *err, size_t errlen)
 {
@@ -124,13 +135,15 @@ static int file_open(const char *source, const struct backend_open_opts *opts,
 		return BE_ENOMEM;
 	}
 	fh->writable = !opts->readonly;
-	fh->fd = open(path, (fh->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	fh->fd = file_open_fd(opts, path, fh->writable);
 	if (fh->fd < 0 && fh->writable && (errno == EACCES || errno == EROFS)) {
 		fh->writable = false;   /* fall back to read-only media */
-		fh->fd = open(path, O_RDONLY | O_CLOEXEC);
+		fh->fd = file_open_fd(opts, path, false);
 	}
 	if (fh->fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, errno == EXDEV ||
+			 errno == ELOOP ? "leaves api.allowed_dir" :
+			 strerror(errno));
 		pthread_mutex_destroy(&fh->dense_lock);
 		free(fh);
 		return BE_EOPEN;
@@ -139,6 +152,11 @@ static int file_open(const char *source, const struct backend_open_opts *opts,
 	    (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
 		snprintf(err, errlen, "%s: not a regular file or block device",
 			 path);
+		goto fail;
+	}
+	/* Opened non-blocking so a FIFO cannot hang us; I/O blocks. */
+	if (fcntl(fh->fd, F_SETFL, fcntl(fh->fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	fh->is_blockdev = S_ISBLK(st.st_mode);
@@ -341,6 +359,25 @@ static int file_trim(void *handle, uint32_t count, uint64_t off,
 	return r < 0 && e != EOPNOTSUPP ? BE_EIO_WRITE : 0;
 }
 
+/* The inode and its version: device, inode, size, mtime (to the
+ * nanosecond).  A path is not an identity: the file under it can be
+ * replaced.  Strong: a write moves the mtime. */
+static int file_identity(void *handle, char *buf, size_t len)
+{
+	struct file_media *fh = handle;
+	struct stat st;
+	int n;
+
+	if (fstat(fh->fd, &st) < 0)
+		return BE_EIO_READ;
+	n = snprintf(buf, len, "source=file:%llu:%llu\nsize=%lld\n"
+		     "mtime=%lld.%09ld",
+		     (unsigned long long)st.st_dev,
+		     (unsigned long long)st.st_ino, (long long)fh->size,
+		     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	return n < 0 || (size_t)n >= len ? BE_EINVAL : 0;
+}
+
 static const char *const file_schemes[] = { "", "file", NULL };
 
 const struct backend_ops backend_file_ops = {
@@ -361,4 +398,5 @@ const struct backend_ops backend_file_ops = {
 	.trim = file_trim,
 	.map = file_map,
 	.map_write = file_map_write,
+	.identity = file_identity,
 };

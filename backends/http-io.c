@@ -83,6 +83,8 @@ const char *http_fail_name(enum http_fail f)
 		[HTTP_FAIL_STATUS] = "unexpected HTTP status",
 		[HTTP_FAIL_TLS] = "TLS certificate refused",
 		[HTTP_FAIL_CURL] = "transfer failed",
+		[HTTP_FAIL_POLICY] = "redirected to a host or scheme the "
+				     "source policy refuses",
 	};
 
 	return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "?";
@@ -177,6 +179,12 @@ static enum http_fail http_curl_fail(CURLcode res)
 /* Classifies a finished transfer. */
 static void http_req_finish(struct http_req *r, CURLcode res)
 {
+	if (res == CURLE_ABORTED_BY_CALLBACK && r->fail == HTTP_FAIL_POLICY) {
+		/* A refused hop: our reason, not libcurl's "aborted". */
+		snprintf(r->errbuf, sizeof r->errbuf, "%s",
+			 http_fail_name(HTTP_FAIL_POLICY));
+		return;
+	}
 	if (res == CURLE_WRITE_ERROR && r->fail != HTTP_OK)
 		return;                   /* our own abort, reason kept */
 	if (res != CURLE_OK) {
@@ -187,6 +195,37 @@ static void http_req_finish(struct http_req *r, CURLcode res)
 		return;
 	if (r->kind == HTTP_REQ_RANGE && r->got != r->len)
 		r->fail = HTTP_FAIL_SHORT;
+}
+
+/* Before each request is sent, on every redirect hop too: the URL it is
+ * about to ask (CURLINFO_EFFECTIVE_URL, already the Location target) is
+ * parsed and checked like the source itself.  A refused hop has its
+ * connection made but nothing sent on it, credentials least of all. */
+static int http_prereq_cb(void *clientp, char *primary_ip, char *local_ip,
+			  int primary_port, int local_port)
+{
+	struct http_req *r = clientp;
+	const char *code;
+	char *url = NULL, msg[160];
+	struct uri u;
+	int ok;
+
+	(void)primary_ip;
+	(void)local_ip;
+	(void)primary_port;
+	(void)local_port;
+	if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url) !=
+	    CURLE_OK || !url || uri_parse(url, &u, msg, sizeof msg) < 0) {
+		r->fail = HTTP_FAIL_POLICY;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	ok = u.kind == URI_HTTP &&
+	     uri_policy_check(r->m->policy, &u, &code, msg, sizeof msg) == 0;
+	uri_free(&u);
+	if (ok)
+		return CURL_PREREQFUNC_OK;
+	r->fail = HTTP_FAIL_POLICY;
+	return CURL_PREREQFUNC_ABORT;
 }
 
 int http_req_init(struct http_media *m, struct http_req *r)
@@ -216,6 +255,10 @@ int http_req_init(struct http_media *m, struct http_req *r)
 	bad |= curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)c->low_speed_s) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_USERAGENT, "netstick/" NETSTICK_VERSION) != CURLE_OK;
+	if (m->policy) {
+		bad |= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, http_prereq_cb) != CURLE_OK;
+		bad |= curl_easy_setopt(e, CURLOPT_PREREQDATA, r) != CURLE_OK;
+	}
 	return bad ? -1 : 0;
 }
 

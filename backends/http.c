@@ -43,7 +43,7 @@
 
 static const char *const http_known_opts[] = {
 	"connections", "lanes", "timeout-ms", "connect-timeout-ms", "low-speed-time",
-	"chunk-size", "max-redirects", "http2", "insecure", "ca-file",
+	"chunk-size", "max-redirects", "http2", "insecure", "no-range", "ca-file",
 	"ca-path", "client-cert", "client-key", "user", "password", "bearer",
 	"header", NULL,
 };
@@ -88,6 +88,23 @@ static int http_cfg_strs(struct http_cfg *c, const struct backend_optset *s)
 	return 0;
 }
 
+/* no-range=refuse (default) | download. */
+static int http_cfg_no_range(struct http_cfg *c,
+			     const struct backend_optset *s, char *err,
+			     size_t errlen)
+{
+	const char *v = backend_opt_get(s, "no-range");
+
+	if (!v || strcmp(v, "refuse") == 0)
+		return 0;
+	if (strcmp(v, "download") == 0) {
+		c->no_range_download = true;
+		return 0;
+	}
+	snprintf(err, errlen, "option no-range: must be refuse or download");
+	return BE_EOPEN;
+}
+
 static int http_cfg_parse(struct http_cfg *c, const struct backend_optset *s,
 			  char *err, size_t errlen)
 {
@@ -107,6 +124,8 @@ static int http_cfg_parse(struct http_cfg *c, const struct backend_optset *s,
 			     &c->max_redirects, err, errlen) < 0 ||
 	    backend_opt_bool(s, "http2", true, &c->http2, err, errlen) < 0 ||
 	    backend_opt_bool(s, "insecure", false, &c->insecure, err, errlen) < 0)
+		return BE_EOPEN;
+	if (http_cfg_no_range(c, s, err, errlen) < 0)
 		return BE_EOPEN;
 	if (http_cfg_strs(c, s) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -157,7 +176,7 @@ static int http_check_url(const char *url, const char *shown, char *err,
 
 /* ---- easy handle options that come from the source options ------------ */
 
-static int http_req_auth(struct http_media *m, CURL *e)
+int http_req_auth(struct http_media *m, CURL *e)
 {
 	const struct http_cfg *c = &m->cfg;
 	bool bad = false;
@@ -261,6 +280,49 @@ static int http_probe_range(struct http_media *m, int64_t deadline,
 	return 0;
 }
 
+/* No Range support, and no-range=download: the size from HEAD or the
+ * 200 (which the range probe cut after its first bytes), the validators
+ * from either; the reads then come from one download (http-stream.c). */
+static int http_probe_download(struct http_media *m, curl_off_t len,
+			       char *err, size_t errlen)
+{
+	CURL *e = m->lanes[0].req[0].easy;
+	curl_off_t got = -1;
+
+	curl_easy_getinfo(e, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &got);
+	if (len < 0)
+		len = got;
+	if (len <= 0) {
+		snprintf(err, errlen, "%s: no Range support and no "
+			 "Content-Length: the size is unknown", m->redacted);
+		return BE_EOPEN;
+	}
+	m->size = (uint64_t)len;
+	if (!m->etag)
+		m->etag = http_dup_header(e, "ETag");
+	if (!m->last_modified)
+		m->last_modified = http_dup_header(e, "Last-Modified");
+	if (http_stream_new(m) < 0) {
+		snprintf(err, errlen, "cannot set up libcurl");
+		return BE_EOPEN;
+	}
+	log_info("http: %s: the server has no Range support: served as it "
+		 "downloads (no-range=download)", m->redacted);
+	return 0;
+}
+
+/* Range probe failed with 200 (or HEAD said none): refuse, or download
+ * when the source allows it. */
+static int http_no_range(struct http_media *m, curl_off_t len,
+			 const char *why, char *err, size_t errlen)
+{
+	if (m->cfg.no_range_download)
+		return http_probe_download(m, len, err, errlen);
+	if (why)
+		snprintf(err, errlen, "%s: %s", m->redacted, why);
+	return BE_EOPEN;
+}
+
 static int http_probe(struct http_media *m, char *err, size_t errlen)
 {
 	int64_t deadline = http_now_ms() + m->cfg.timeout_ms;
@@ -270,18 +332,20 @@ static int http_probe(struct http_media *m, char *err, size_t errlen)
 
 	if (r < 0)
 		return r;
+	if (none && m->cfg.no_range_download && r == 0)
+		return http_probe_download(m, len, err, errlen);
 	if (none) {
 		snprintf(err, errlen, "%s: server says Accept-Ranges: none",
 			 m->redacted);
 		return BE_EOPEN;
 	}
 	if (http_probe_range(m, deadline, &ok, err, errlen) < 0)
-		return BE_EOPEN;
-	if (!ok) {
-		snprintf(err, errlen, "%s: server does not send "
-			 "Accept-Ranges: bytes", m->redacted);
-		return BE_EOPEN;
-	}
+		return m->lanes[0].req[0].fail == HTTP_FAIL_NORANGE
+			       ? http_no_range(m, len, NULL, err, errlen)
+			       : BE_EOPEN;
+	if (!ok)
+		return http_no_range(m, len, "server does not send "
+				     "Accept-Ranges: bytes", err, errlen);
 	if (r == 0 && len >= 0 && (uint64_t)len != m->size) {
 		snprintf(err, errlen, "%s: HEAD says %" PRId64 " bytes, "
 			 "Content-Range says %" PRIu64, m->redacted,
@@ -308,6 +372,7 @@ static void http_lane_free(struct http_lane *l)
 
 static void http_media_free(struct http_media *m)
 {
+	http_stream_free(m);
 	for (unsigned i = 0; m->lanes && i < m->cfg.lanes; i++)
 		http_lane_free(&m->lanes[i]);
 	free(m->lanes);
@@ -384,6 +449,7 @@ static int http_open(const char *source, const struct backend_open_opts *opts,
 	pthread_cond_init(&m->lane_freed, NULL);
 	atomic_init(&m->changed, false);
 	backend_redact(source, m->redacted, sizeof m->redacted);
+	m->policy = opts->policy;
 	if (http_setup(m, source, opts, err, errlen) < 0 ||
 	    http_probe(m, err, errlen) < 0) {
 		http_media_free(m);
@@ -496,6 +562,8 @@ static int http_pread(void *handle, void *buf, uint32_t count, uint64_t off)
 
 	if (atomic_load(&m->changed))
 		return BE_ECHANGED;
+	if (m->stream)
+		return http_stream_read(m, buf, count, off);
 	l = http_lane_take(m);
 	r = http_read_on(m, l, buf, count, off);
 	http_lane_give(m, l);
@@ -511,6 +579,31 @@ static int http_ready(void *handle)
 static unsigned http_max_in_flight(void *handle)
 {
 	return ((struct http_media *)handle)->cfg.connections;
+}
+
+/* source=, size=, and the validators pinned at open (http_check_206
+ * refuses any response that disagrees, so the bytes served are this
+ * version's).  Weak without ETag and Last-Modified. */
+static int http_identity(void *handle, char *buf, size_t len)
+{
+	struct http_media *m = handle;
+	char shown[512];
+	int n;
+
+	backend_redact(m->cfg.url, shown, sizeof shown);
+	n = snprintf(buf, len, "source=%s\nsize=%" PRIu64 "%s%s%s%s", shown,
+		     m->size, m->etag ? "\netag=" : "",
+		     m->etag ? m->etag : "",
+		     m->last_modified ? "\nlast-modified=" : "",
+		     m->last_modified ? m->last_modified : "");
+	if (n < 0 || (size_t)n >= len)
+		return BE_EINVAL;
+	return m->etag || m->last_modified ? 0 : 1;
+}
+
+static int http_sequential(void *handle)
+{
+	return ((struct http_media *)handle)->stream != NULL;
 }
 
 static const char *const http_schemes[] = { "http", "https", NULL };
@@ -531,4 +624,6 @@ const struct backend_ops backend_http_ops = {
 	.pread = http_pread,
 	.ready = http_ready,
 	.max_in_flight = http_max_in_flight,
+	.identity = http_identity,
+	.sequential = http_sequential,
 };

@@ -16,6 +16,8 @@
 #define HTTP_MAX_LANES 16
 
 /* Per-source options (docs/backends.md lists the keys). */
+struct http_stream;
+
 struct http_cfg {
 	char *url;                  /* the source without its #fragment */
 	unsigned connections;       /* requests in flight per call, 1..16 */
@@ -27,6 +29,8 @@ struct http_cfg {
 	unsigned max_redirects;
 	bool http2;                 /* offer HTTP/2 over TLS (ALPN) */
 	bool insecure;              /* skip TLS verification: explicit only */
+	bool no_range_download;     /* no-range=download: a server without
+	                             * Range support is downloaded whole */
 	char *ca_file, *ca_path, *client_cert, *client_key;
 	char *user, *password, *bearer;   /* secrets: never logged */
 	struct curl_slist *headers;       /* "header" options: secrets too */
@@ -49,6 +53,7 @@ enum http_fail {
 	HTTP_FAIL_STATUS,    /* any other unexpected status */
 	HTTP_FAIL_TLS,       /* certificate refused */
 	HTTP_FAIL_CURL,      /* any other libcurl error */
+	HTTP_FAIL_POLICY,    /* a redirect hop the source policy refuses */
 };
 
 enum http_kind { HTTP_REQ_HEAD, HTTP_REQ_RANGE };
@@ -90,6 +95,9 @@ struct http_lane {
 struct http_media {
 	struct http_cfg cfg;
 	char redacted[256];
+	/* A client's source: every hop is checked against it (http-io.c's
+	 * prerequest callback).  NULL for the config's sources. */
+	const struct uri_policy *policy;
 	struct http_lane *lanes;     /* cfg.lanes of them */
 	pthread_mutex_t lane_lock;   /* protects free_lanes */
 	pthread_cond_t lane_freed;
@@ -98,6 +106,8 @@ struct http_media {
 	char *etag, *last_modified; /* pinned at open, or NULL */
 	atomic_bool changed;        /* sticky: the object changed */
 	long http_version;          /* CURL_HTTP_VERSION_* seen at open */
+	struct http_stream *stream; /* no Range support: the download
+	                             * (http-stream.c), else NULL */
 };
 
 /* http-io.c */
@@ -115,6 +125,19 @@ int http_fail_to_err(enum http_fail f);
 const char *http_fail_name(enum http_fail f);
 /* A response header of the last request, or NULL. */
 const char *http_header(CURL *easy, const char *name);
+
+/* http.c: the source's TLS and credential options on an easy handle.
+ * 0 or -1. */
+int http_req_auth(struct http_media *m, CURL *e);
+
+/* http-stream.c: the whole-object download of a server without Range
+ * support (no-range=download), read in order.  new: 0 or -1; read:
+ * 0 or an enum backend_err (BE_ERETRY while the bytes have not arrived
+ * within timeout-ms). */
+int http_stream_new(struct http_media *m);
+void http_stream_free(struct http_media *m);
+int http_stream_read(struct http_media *m, char *buf, uint32_t count,
+		     uint64_t off);
 
 /* http-parse.c: "bytes FIRST-LAST/TOTAL" (RFC 9110 14.4) with a known
  * total; strict, no whitespace games beyond what the RFC allows.

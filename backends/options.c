@@ -42,7 +42,7 @@ static bool redact_secret_key(const char *key, size_t n)
 {
 	static const char *const words[] = {
 		"pass", "token", "secret", "sig", "key", "auth", "cred",
-		"psk", "session", NULL,
+		"psk", "session", "bearer", NULL,
 	};
 	char low[64];
 
@@ -81,42 +81,63 @@ static const char *redact_params(const char *s, int stop, char *buf,
 	return s;
 }
 
-const char *backend_redact(const char *source, char *buf, size_t len)
+/* The structural part, on a canonical "scheme://..." string. */
+static void redact_canon(const char *canon, char *buf, size_t len,
+			 size_t *pos)
 {
-	const char *p = strstr(source, "://");
-	size_t pos = 0, auth;
-	const char *at;
+	const char *p = strstr(canon, "://"), *at = NULL;
+	size_t auth;
 
-	if (len == 0)
-		return buf;
-	buf[0] = '\0';
-	if (!p || (size_t)(p - source) != strspn(source,
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")) {
-		redact_put(buf, len, &pos, source, strlen(source));
-		return buf;
-	}
 	p += 3;
-	redact_put(buf, len, &pos, source, (size_t)(p - source));
+	redact_put(buf, len, pos, canon, (size_t)(p - canon));
 	auth = strcspn(p, "/?#");
-	at = NULL;
 	for (size_t i = 0; i < auth; i++)
 		if (p[i] == '@')
 			at = p + i;
 	if (at) {
-		redact_put(buf, len, &pos, "***", 3);
+		redact_put(buf, len, pos, "***", 3);
 		p = at;
 	}
 	auth = strcspn(p, "?#");
-	redact_put(buf, len, &pos, p, auth);
+	redact_put(buf, len, pos, p, auth);
 	p += auth;
 	if (*p == '?') {
-		redact_put(buf, len, &pos, p++, 1);
-		p = redact_params(p, '#', buf, len, &pos);
+		redact_put(buf, len, pos, p++, 1);
+		p = redact_params(p, '#', buf, len, pos);
 	}
 	if (*p == '#') {
-		redact_put(buf, len, &pos, p++, 1);
-		redact_params(p, '\0', buf, len, &pos);
+		redact_put(buf, len, pos, p++, 1);
+		redact_params(p, '\0', buf, len, pos);
 	}
+}
+
+const char *backend_redact(const char *source, char *buf, size_t len)
+{
+	char scheme[32], err[8];
+	struct uri u;
+	size_t pos = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (uri_parse(source, &u, err, sizeof err) < 0) {
+		/* Unparsable: nothing of it can be trusted to be harmless. */
+		if (uri_scheme(source, scheme, sizeof scheme) == 0 &&
+		    source[0] != '/')
+			snprintf(buf, len, "%s:***", scheme);
+		else
+			snprintf(buf, len, "(invalid source)");
+		return buf;
+	}
+	if (u.kind == URI_PATH)
+		redact_put(buf, len, &pos, u.canon, strlen(u.canon));
+	else if (strstr(u.canon, "://"))
+		redact_canon(u.canon, buf, len, &pos);
+	else if (!strpbrk(u.canon + strlen(u.scheme) + 1, "@:?#&=/"))
+		redact_put(buf, len, &pos, u.canon, strlen(u.canon));
+	else                      /* opaque with structure we do not know */
+		snprintf(buf, len, "%s:***", u.scheme);
+	uri_free(&u);
 	return buf;
 }
 
@@ -132,7 +153,17 @@ static bool opt_in_list(const char *kv, const char *const *list)
 	return false;
 }
 
-/* Adds one entry after checking its key. */
+/* CR and LF would inject a header line; the rest has no business in an
+ * option either (TAB is allowed: header values may fold it). */
+static bool opt_has_ctl(const char *v)
+{
+	for (; *v; v++)
+		if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
+			return true;
+	return false;
+}
+
+/* Adds one entry after checking its key and value. */
 static int opt_add(struct backend_optset *set, size_t *n, const char *kv,
 		   const char *const *known, char *err, size_t errlen)
 {
@@ -140,6 +171,12 @@ static int opt_add(struct backend_optset *set, size_t *n, const char *kv,
 
 	if (klen == 0 || kv[klen] != '=') {
 		snprintf(err, errlen, "option \"%.*s\": expected key=value",
+			 (int)(klen > 40 ? 40 : klen), kv);
+		return BE_EOPEN;
+	}
+	if (opt_has_ctl(kv + klen + 1)) {
+		snprintf(err, errlen, "option \"%.*s\": the value must not "
+			 "contain control characters (CR, LF, ...)",
 			 (int)(klen > 40 ? 40 : klen), kv);
 		return BE_EOPEN;
 	}

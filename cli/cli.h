@@ -3,6 +3,8 @@
  *   netstick.c   options, commands, exit codes
  *   http.c       libcurl: one request, or an event stream
  *   print.c      human-readable output of the API's JSON
+ *   seed.c       `netstick seed`: files → a seed request
+ *   warm.c       netstick warm (warm jobs)
  */
 #ifndef NS_CLI_H
 #define NS_CLI_H
@@ -10,6 +12,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Exit codes (docs/cli.md). */
 enum cli_exit {
@@ -46,6 +49,15 @@ int cli_stream(const struct cli *c,
 	       int (*on_event)(const char *type, json_object *data, void *arg),
 	       void *arg);
 
+/* One request, its reply printed with print (or as JSON with --json).
+ * Returns an exit code. */
+int cli_run(const struct cli *c, const char *method, const char *path,
+	    const char *body, void (*print)(json_object *));
+bool cli_valid_lun(const char *s);
+void cli_usage(FILE *f);
+/* `netstick seed LUN ...` (argv after "seed"). */
+int cli_seed(const struct cli *c, int argc, char **argv);
+
 /* Maps an HTTP status to an exit code, printing the API's error. */
 int cli_fail(long status, json_object *reply);
 
@@ -55,5 +67,10 @@ void print_lun(json_object *lun);
 void print_images(json_object *images);
 void print_event(const char *type, json_object *data);
 const char *json_str(json_object *o, const char *key);
+/* "warm 3: running  12.0/32.0 MiB (37%)  8.4 MB/s  ETA 2 s  SOURCE" */
+void print_warm(json_object *job);
+
+/* warm.c: `netstick warm ...` (argv after "warm").  An exit code. */
+int cmd_warm(const struct cli *c, int argc, char **argv);
 
 #endif

@@ -4,7 +4,11 @@
  *   netstick [OPTIONS] status | luns [LUN] | images | watch
  *   netstick [OPTIONS] insert LUN SOURCE|IMAGE [--ro] [--cdrom] [--force]
  *   netstick [OPTIONS] eject LUN [--force]
+ *   netstick [OPTIONS] seed LUN --kind KIND [--label L] [--no-template]
+ *                           [--cdrom] [--force] NAME=FILE...  (seed.c)
  *   netstick [OPTIONS] ui-url
+ *   netstick [OPTIONS] warm SOURCE|IMAGE [--mib N] [--rate MIB/S] [--lun LUN]
+ *                      [--wait] | --list | --cancel ID   (warm.c)
  *
  * The token comes from $NETSTICK_TOKEN, else --token-file (default
  * $NETSTICK_TOKEN_FILE or /var/lib/netstick/token).  Exit codes are in
@@ -21,7 +25,7 @@
 #define DEFAULT_URL "http://127.0.0.1:8080"
 #define DEFAULT_TOKEN_FILE "/var/lib/netstick/token"
 
-static void usage(FILE *f)
+void cli_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: netstick [OPTIONS] COMMAND [ARGS]\n"
@@ -38,6 +42,15 @@ static void usage(FILE *f)
 		"                               prevents medium removal\n"
 		"  eject LUN [--force]          eject (--force: even while the\n"
 		"                               host prevents medium removal)\n"
+		"  seed LUN --kind KIND [--label LABEL] [--no-template] [--cdrom]\n"
+		"       [--force] NAME=FILE...  build an answer-file drive (nocloud,\n"
+		"                               kickstart, autounattend, custom)\n"
+		"                               from local files and insert it\n"
+		"  warm SOURCE|IMAGE [--mib N] [--rate MIB/S] [--lun LUN] [--wait]\n"
+		"                               fetch an image (or its first N MiB)\n"
+		"                               into the persistent cache in the\n"
+		"                               background; --wait: follow it\n"
+		"  warm --list | --cancel ID    warm jobs; cancel one\n"
 		"  watch                        follow events until interrupted\n"
 		"  ui-url                       the web UI address, token included\n"
 		"\n"
@@ -102,7 +115,7 @@ static int load_token(struct cli *c, const char *file)
 }
 
 /* Runs one request and prints the reply with `print`. */
-static int run(const struct cli *c, const char *method, const char *path,
+int cli_run(const struct cli *c, const char *method, const char *path,
 	       const char *body, void (*print)(json_object *))
 {
 	json_object *reply = NULL;
@@ -126,7 +139,7 @@ static int run(const struct cli *c, const char *method, const char *path,
 	return rc;
 }
 
-static bool valid_lun(const char *s)
+bool cli_valid_lun(const char *s)
 {
 	return *s && strlen(s) < 4 && strspn(s, "0123456789") == strlen(s);
 }
@@ -155,9 +168,9 @@ static int cmd_insert(const struct cli *c, int argc, char **argv)
 		else
 			lun = NULL, i = argc;
 	}
-	if (!lun || !what || !valid_lun(lun)) {
+	if (!lun || !what || !cli_valid_lun(lun)) {
 		json_object_put(o);
-		usage(stderr);
+		cli_usage(stderr);
 		return CLI_USAGE;
 	}
 	json_object_object_add(o, strpbrk(what, "/:") ? "source" : "image",
@@ -168,7 +181,7 @@ static int cmd_insert(const struct cli *c, int argc, char **argv)
 		json_object_object_add(o, "cdrom", json_object_new_boolean(1));
 	snprintf(path, sizeof path, "/api/v1/luns/%s/media%s", lun,
 		 force ? "?force=true" : "");
-	rc = run(c, "PUT", path, json_object_to_json_string(o), print_lun);
+	rc = cli_run(c, "PUT", path, json_object_to_json_string(o), print_lun);
 	json_object_put(o);
 	return rc;
 }
@@ -185,13 +198,13 @@ static int cmd_eject(const struct cli *c, int argc, char **argv)
 		else if (!lun)
 			lun = argv[i];
 		else
-			return usage(stderr), CLI_USAGE;
+			return cli_usage(stderr), CLI_USAGE;
 	}
-	if (!lun || !valid_lun(lun))
-		return usage(stderr), CLI_USAGE;
+	if (!lun || !cli_valid_lun(lun))
+		return cli_usage(stderr), CLI_USAGE;
 	snprintf(path, sizeof path, "/api/v1/luns/%s/media%s", lun,
 		 force ? "?force=true" : "");
-	return run(c, "DELETE", path, NULL, print_lun);
+	return cli_run(c, "DELETE", path, NULL, print_lun);
 }
 
 static int watch_event(const char *type, json_object *data, void *arg)
@@ -231,25 +244,29 @@ static int dispatch(struct cli *c, int argc, char **argv)
 	char path[64];
 
 	if (strcmp(cmd, "status") == 0 && argc == 1)
-		return run(c, "GET", "/api/v1/status", NULL, print_status);
+		return cli_run(c, "GET", "/api/v1/status", NULL, print_status);
 	if (strcmp(cmd, "luns") == 0 && argc <= 2) {
-		if (argc == 2 && !valid_lun(argv[1]))
-			return usage(stderr), CLI_USAGE;
+		if (argc == 2 && !cli_valid_lun(argv[1]))
+			return cli_usage(stderr), CLI_USAGE;
 		snprintf(path, sizeof path, "/api/v1/luns%s%s",
 			 argc == 2 ? "/" : "", argc == 2 ? argv[1] : "");
-		return run(c, "GET", path, NULL, print_luns_or_lun);
+		return cli_run(c, "GET", path, NULL, print_luns_or_lun);
 	}
 	if (strcmp(cmd, "images") == 0 && argc == 1)
-		return run(c, "GET", "/api/v1/images", NULL, print_images);
+		return cli_run(c, "GET", "/api/v1/images", NULL, print_images);
 	if (strcmp(cmd, "insert") == 0)
 		return cmd_insert(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "eject") == 0)
 		return cmd_eject(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "seed") == 0)
+		return cli_seed(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "watch") == 0 && argc == 1)
 		return cli_stream(c, watch_event, c);
 	if (strcmp(cmd, "ui-url") == 0 && argc == 1)
 		return cmd_ui_url(c);
-	usage(stderr);
+	if (strcmp(cmd, "warm") == 0)
+		return cmd_warm(c, argc - 1, argv + 1);
+	cli_usage(stderr);
 	return CLI_USAGE;
 }
 
@@ -277,7 +294,7 @@ static int parse_options(struct cli *c, int argc, char **argv,
 		case 'k': c->insecure = true; break;
 		case 'j': c->json = true; break;
 		case 'T': c->timeout_s = atol(optarg); break;
-		case 'h': usage(stdout); exit(CLI_OK);
+		case 'h': cli_usage(stdout); exit(CLI_OK);
 		default: return -1;
 		}
 	}
@@ -295,7 +312,7 @@ int main(int argc, char **argv)
 
 	c.url = getenv("NETSTICK_URL") ? getenv("NETSTICK_URL") : DEFAULT_URL;
 	if ((first = parse_options(&c, argc, argv, &token_file)) < 0) {
-		usage(stderr);
+		cli_usage(stderr);
 		return CLI_USAGE;
 	}
 	snprintf(url, sizeof url, "%s", c.url);

@@ -54,6 +54,9 @@ void print_lun(json_object *l)
 	printf("LUN %s: %s%s%s\n", json_str(l, "id"), json_str(l, "state"),
 	       json_true(l, "host_lock") ? ", locked by the host" : "",
 	       json_true(l, "changing") ? ", changing" : "");
+	if (json_str(l, "type"))
+		printf("  type     %s\n", strcmp(json_str(l, "type"), "cdrom") == 0
+		       ? "CD/DVD drive (cdrom)" : json_str(l, "type"));
 	if (m) {
 		const char *image = json_str(m, "image");
 
@@ -66,6 +69,8 @@ void print_lun(json_object *l)
 				  json_get(m, "size")), sz, sizeof sz),
 		       json_str(m, "blocks"),
 		       json_true(m, "readonly") ? ", read-only" : "");
+		if (json_str(m, "profile"))
+			printf("  disc     %s\n", json_str(m, "profile"));
 	}
 	if (err)
 		printf("  error    %s\n", json_str(err, "message"));
@@ -109,8 +114,13 @@ void print_images(json_object *images)
 {
 	for (size_t i = 0; i < json_object_array_length(images); i++) {
 		json_object *im = json_object_array_get_idx(images, i);
+		json_object *seed = json_get(im, "seed");
+		char what[64];
+
+		snprintf(what, sizeof what, "seed (%s)",
+			 seed ? json_str(seed, "kind") : "?");
 		printf("%-20s %s%s%s\n", json_str(im, "name"),
-		       json_str(im, "source"),
+		       seed ? what : json_str(im, "source"),
 		       json_true(im, "cdrom") ? "  [cdrom]" : "",
 		       json_true(im, "readonly") ? "  [ro]" : "");
 		if (json_str(im, "description"))
@@ -124,6 +134,11 @@ void print_event(const char *type, json_object *data)
 
 	if (strcmp(type, "lun") == 0 && l) {
 		json_object *m = json_get(l, "media"), *e = json_get(l, "error");
+		const char *ch = json_str(data, "change");
+
+		if (ch && strcmp(ch, "eject_request") == 0)
+			printf("lun %s: the host asks to eject\n",
+			       json_str(l, "id"));
 		printf("lun %s: %s%s%s%s%s\n", json_str(l, "id"),
 		       json_str(l, "state"), m ? " " : "",
 		       m ? json_str(m, "source") : "",
@@ -131,10 +146,35 @@ void print_event(const char *type, json_object *data)
 		       e ? json_str(e, "message") : "");
 	} else if (strcmp(type, "usb") == 0) {
 		printf("usb: %s\n", json_str(data, "state"));
+	} else if (strcmp(type, "warm") == 0 && json_get(data, "warm")) {
+		print_warm(json_get(data, "warm"));
 	} else if (strcmp(type, "hello") == 0) {
 		print_status(json_get(data, "status"));
 	} else {
 		printf("%s: %s\n", type, json_object_to_json_string(data));
 	}
 	fflush(stdout);
+}
+
+static double json_num(json_object *o, const char *key)
+{
+	return json_object_get_double(json_get(o, key));
+}
+
+void print_warm(json_object *job)
+{
+	double total = json_num(job, "bytes_total");
+	double done = json_num(job, "bytes_done");
+	json_object *eta = json_get(job, "eta_s");
+	const char *err = json_str(job, "error");
+
+	printf("warm %s: %-9s %.1f/%.1f MiB (%.0f%%)  %.1f MB/s", json_str(job, "id"),
+	       json_str(job, "state"), done / 1048576.0, total / 1048576.0,
+	       total > 0 ? 100.0 * done / total : 0.0,
+	       json_num(job, "rate") / 1e6);
+	if (eta)
+		printf("  ETA %lld s", (long long)json_object_get_int64(eta));
+	printf("  %s%s%s\n", json_str(job, "image") ? json_str(job, "image") :
+	       json_str(job, "source"), err && *err ? "  " : "",
+	       err ? err : "");
 }

@@ -4,28 +4,41 @@
  *
  * Per request, libmicrohttpd calls api_access() several times:
  *
- *   1st call          allocate struct api_conn (headers are known)
+ *   1st call          headers are known: auth → 401 and a declared
+ *                     Content-Length over max_body → 413 at once, before
+ *                     a byte of the body is read; else allocate
+ *                     struct api_conn
  *   calls with data   append to the body, or only count it past max_body
- *   last call         auth → 401, size → 413, then route and respond
+ *                     (a chunked body that grows too large)
+ *   last call         size → 413, then route and respond
  *
- * The body is always read to its end before answering, so a client that
- * sends a large body gets the 413 rather than a reset connection.
+ * An early answer makes libmicrohttpd close the connection after it, so
+ * an unauthenticated client cannot make us read (or wait for) a body.
+ * Connection limits, the per-request deadline, the event-stream caps and
+ * the log rate limit are api_guard.c's.
  */
 #include "api_int.h"
+#include "warm.h"
 #include "events.h"
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define API_CONN_LIMIT 64
-#define API_CONN_TIMEOUT 60      /* seconds idle before a connection drops */
+#define API_CONN_TIMEOUT 30      /* seconds idle before a connection drops */
+#define API_THREAD_STACK (512 * 1024)
 #define API_TLS_FILE_MAX (1 << 20)
+
+#define API_STR2(x) #x
+#define API_STR(x) API_STR2(x)
 
 struct api_conn {
 	char *body;
@@ -133,10 +146,83 @@ static bool api_is_api(const char *url)
 	       strcmp(url, "/metrics") == 0;
 }
 
-static void api_audit(const char *method, const char *url, unsigned status)
+static void api_audit(struct api_server *s, const char *method,
+		      const char *url, unsigned status)
 {
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		log_info("api: %s %s: %u", method, url, status);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    api_guard_log_ok(&s->guard))
+		log_info("api: %s %.200s: %u", method, url, status);
+}
+
+static bool api_authorized(struct api_server *s, struct MHD_Connection *c)
+{
+	return api_token_ok(s->token, MHD_lookup_connection_value(c,
+			    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+}
+
+static enum MHD_Result api_send_401(struct api_server *s,
+				    struct MHD_Connection *c)
+{
+	atomic_fetch_add(&s->auth_failures, 1);
+	return api_send_error(s, c, 401, "unauthorized", "a valid "
+			      "\"Authorization: Bearer TOKEN\" header is "
+			      "required");
+}
+
+static enum MHD_Result api_send_413(struct api_server *s,
+				    struct MHD_Connection *c)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof msg, "the body is larger than %u bytes "
+		 "(api.max_body)", s->cfg->api.max_body);
+	return api_send_error(s, c, 413, "body_too_large", msg);
+}
+
+/* A declared Content-Length over max_body (chunked bodies are counted as
+ * they come). */
+static bool api_declared_too_large(struct api_server *s,
+				   struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_CONTENT_LENGTH);
+	char *end;
+	unsigned long long n;
+
+	if (!v)
+		return false;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	return errno != 0 || end == v || n > s->cfg->api.max_body;
+}
+
+static enum MHD_Result api_answer_events(struct api_server *s,
+					 struct MHD_Connection *c,
+					 const char *method)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (strcmp(method, "HEAD") == 0) {
+		r = api_sse_head_response();
+	} else {
+		r = api_sse_response(s, api_guard_peer(c),
+			MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    "Last-Event-ID"));
+		if (!r && errno == EAGAIN) {
+			atomic_fetch_add(&s->sse_refused, 1);
+			return api_send_error(s, c, 503, "too_many_streams",
+				"too many event streams (at most " 
+				API_STR(API_SSE_PER_IP) " per address, "
+				API_STR(API_SSE_MAX) " in all)");
+		}
+	}
+	if (!r)
+		return MHD_NO;
+	api_count(s, 200);
+	ret = MHD_queue_response(c, 200, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 static enum MHD_Result api_answer_api(struct api_server *s,
@@ -151,33 +237,13 @@ static enum MHD_Result api_answer_api(struct api_server *s,
 	struct api_reply rp;
 	enum MHD_Result r;
 
-	if (!api_token_ok(s->token, MHD_lookup_connection_value(c,
-			  MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
-		atomic_fetch_add(&s->auth_failures, 1);
-		return api_send_error(s, c, 401, "unauthorized", "a valid "
-				      "\"Authorization: Bearer TOKEN\" header "
-				      "is required");
-	}
-	if (ac->too_large) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "the body is larger than %u bytes "
-			 "(api.max_body)", s->cfg->api.max_body);
-		return api_send_error(s, c, 413, "body_too_large", msg);
-	}
+	if (ac->too_large)
+		return api_send_413(s, c);
 	if (strcmp(url, API_PREFIX "/events") == 0 &&
-	    strcmp(method, "GET") == 0) {
-		struct MHD_Response *sse = api_sse_response(s,
-			MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "Last-Event-ID"));
-		if (!sse)
-			return MHD_NO;
-		api_count(s, 200);
-		r = MHD_queue_response(c, 200, sse);
-		MHD_destroy_response(sse);
-		return r;
-	}
+	    (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+		return api_answer_events(s, c, method);
 	api_route(s, &rq, &rp);
-	api_audit(method, url, rp.status);
+	api_audit(s, method, url, rp.status);
 	r = api_send(s, c, &rp);
 	api_reply_free(&rp);
 	return r;
@@ -214,6 +280,11 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c,
 
 	(void)version;
 	if (!ac) {
+		/* Headers only so far: refuse before reading any body. */
+		if (api_is_api(url) && !api_authorized(s, c))
+			return api_send_401(s, c);
+		if (api_is_api(url) && api_declared_too_large(s, c))
+			return api_send_413(s, c);
 		if ((ac = calloc(1, sizeof *ac)) == NULL)
 			return MHD_NO;
 		*ptr = ac;
@@ -224,19 +295,23 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *c,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	api_guard_answering(&s->guard, api_guard_peer(c));
 	if (api_is_api(url))
 		return api_answer_api(s, c, url, method, ac);
+	if (redfish_is_path(url))
+		return (enum MHD_Result)redfish_answer(s->redfish, c, url,
+			method, ac->body, ac->len, ac->too_large);
 	return api_answer_static(s, c, url, method);
 }
 
 static void api_completed(void *cls, struct MHD_Connection *c, void **ptr,
 			  enum MHD_RequestTerminationCode toe)
 {
+	struct api_server *s = cls;
 	struct api_conn *ac = *ptr;
 
-	(void)cls;
-	(void)c;
 	(void)toe;
+	api_guard_completed(&s->guard, api_guard_peer(c));
 	if (ac) {
 		free(ac->body);
 		free(ac);
@@ -246,9 +321,13 @@ static void api_completed(void *cls, struct MHD_Connection *c, void **ptr,
 
 static void api_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct api_server *s = cls;
 	char msg[512];
 
-	(void)cls;
+	/* Refused connections (limits reached) log here: under a flood,
+	 * one line per refusal would fill the disk. */
+	if (!api_guard_log_ok(&s->guard))
+		return;
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_warnx("api: %s", msg);
@@ -256,25 +335,28 @@ static void api_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ------------------------------------------------------- */
 
+/* A PEM file for TLS: a regular file (opened O_NONBLOCK, so a FIFO is
+ * refused, not waited on) of 1 byte to 1 MiB. */
 static char *api_read_file(const char *path)
 {
-	FILE *f = fopen(path, "re");
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	char *buf = NULL;
-	size_t n;
+	struct stat st;
+	ssize_t n = -1;
 
-	if (!f || !(buf = calloc(1, API_TLS_FILE_MAX + 1)))
-		goto out;
-	n = fread(buf, 1, API_TLS_FILE_MAX, f);
-	if (ferror(f) || n == API_TLS_FILE_MAX || n == 0) {
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > 0 && st.st_size < API_TLS_FILE_MAX &&
+	    (buf = calloc(1, (size_t)st.st_size + 1)) != NULL)
+		n = read(fd, buf, (size_t)st.st_size);
+	if (n != (fd >= 0 && buf ? (ssize_t)st.st_size : -2)) {
+		log_errx("api: cannot read %s (a regular file of at most "
+			 "1 MiB)%s%s", path, errno ? ": " : "",
+			 errno ? strerror(errno) : "");
 		free(buf);
 		buf = NULL;
 	}
-out:
-	if (!buf)
-		log_errx("api: cannot read %s%s%s", path, errno ? ": " : "",
-			 errno ? strerror(errno) : "");
-	if (f)
-		fclose(f);
+	if (fd >= 0)
+		close(fd);
 	return buf;
 }
 
@@ -320,8 +402,11 @@ static int api_start_mhd(struct api_server *s, char *cert, char *key)
 		MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, s,
 		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 		MHD_OPTION_NOTIFY_COMPLETED, api_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, api_guard_notify, s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONN_LIMIT,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)API_CONN_PER_IP,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT,
+		MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
 		cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 		MHD_OPTION_HTTPS_MEM_KEY, key,
 		MHD_OPTION_END);
@@ -340,6 +425,7 @@ struct api_server *api_start(const struct config *cfg, struct lun *luns,
 {
 	struct api_server *s = calloc(1, sizeof *s);
 	char *cert = NULL, *key = NULL;
+	bool rf_failed;
 
 	if (!s)
 		return NULL;
@@ -357,12 +443,18 @@ struct api_server *api_start(const struct config *cfg, struct lun *luns,
 	if (s->tls && (!(cert = api_read_file(cfg->api.tls_cert)) ||
 		       !(key = api_read_file(cfg->api.tls_key))))
 		goto fail;
-	if (api_token_load(&cfg->api, s->token, sizeof s->token) < 0 ||
+	if (api_token_load(&cfg->api, cfg->path, s->token,
+			   sizeof s->token) < 0 ||
 	    media_policy_init(&s->policy, &cfg->api) < 0 || events_open() < 0)
 		goto fail;
 	s->media = (struct media_service){ .cfg = cfg, .policy = &s->policy };
+	s->redfish = redfish_new(cfg, luns, nluns, &s->media, &rf_failed);
+	if (rf_failed)
+		goto fail;
+	if (!(s->warm = warm_start(cfg, &s->media)))
+		goto fail;
 	lun_set_observer(api_sse_lun_observer, s);
-	if (api_start_mhd(s, cert, key) < 0)
+	if (api_stats_start(s) < 0 || api_guard_start(s) < 0 || api_start_mhd(s, cert, key) < 0)
 		goto fail;
 	log_info("api: listening on %s://%s:%u/", s->tls ? "https" : "http",
 		 cfg->api.listen, s->port);
@@ -381,9 +473,13 @@ void api_stop(struct api_server *s)
 	if (!s)
 		return;
 	lun_set_observer(NULL, NULL);
+	api_stats_stop(s);        /* before the warm service and the LUNs */
 	events_close();           /* ends the event streams */
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	api_guard_stop(s);
+	warm_stop(s->warm);       /* no API thread left: cancel, join */
+	redfish_free(s->redfish);
 	media_policy_fini(&s->policy);
 	pthread_mutex_destroy(&s->udc_lock);
 	explicit_bzero(s->token, sizeof s->token);

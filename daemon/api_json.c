@@ -4,6 +4,7 @@
  *   {"error": {"code": "stable_code", "message": "human text"}}
  */
 #include "api_int.h"
+#include "scsi.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,7 +58,7 @@ static void api_add_u64(json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_uint64(v));
 }
 
-static json_object *api_json_io(const struct lun_stats *st)
+json_object *api_json_io(const struct lun_stats *st)
 {
 	json_object *o = json_object_new_object();
 
@@ -84,7 +85,33 @@ static json_object *api_json_media(const struct lun_info *li)
 	api_add_u64(o, "blocks", li->size / li->block_size);
 	json_object_object_add(o, "readonly",
 			       json_object_new_boolean(li->readonly));
-	json_object_object_add(o, "cdrom", json_object_new_boolean(0));
+	json_object_object_add(o, "cdrom", json_object_new_boolean(
+		li->type == CONFIG_LUN_CDROM));
+	/* What a CD drive presents the image as (by its size). */
+	json_object_object_add(o, "profile", li->type == CONFIG_LUN_CDROM
+		? api_str_or_null(mmc_profile_name(mmc_profile_of(li->size)))
+		: NULL);
+	return o;
+}
+
+/* {"cache": {"hits": 1, ...}, "overlay": {...}}: every layer that reports
+ * statistics, or NULL when none does. */
+json_object *api_json_layers(const struct lun_info *li)
+{
+	json_object *o = NULL;
+
+	for (unsigned i = 0; i < li->nlayer_stats; i++) {
+		const struct lun_layer_stat *st = &li->layer_stats[i];
+		json_object *l;
+
+		if (!o)
+			o = json_object_new_object();
+		if (!json_object_object_get_ex(o, st->layer, &l)) {
+			l = json_object_new_object();
+			json_object_object_add(o, st->layer, l);
+		}
+		api_add_u64(l, st->key, st->value);
+	}
 	return o;
 }
 
@@ -112,7 +139,11 @@ json_object *api_json_lun(const struct lun_info *li)
 {
 	json_object *o = json_object_new_object();
 
+	json_object *ej = json_object_new_object();
+
 	json_object_object_add(o, "id", json_object_new_int((int)li->id));
+	json_object_object_add(o, "type", json_object_new_string(
+		config_lun_type_name(li->type)));
 	json_object_object_add(o, "state",
 			       json_object_new_string(api_lun_state(li)));
 	json_object_object_add(o, "error", api_json_lun_error(li));
@@ -127,8 +158,23 @@ json_object *api_json_lun(const struct lun_info *li)
 			       json_object_new_boolean(li->cfg_readonly));
 	api_add_u64(o, "block_size", li->block_size);
 	api_add_u64(o, "media_generation", li->media_gen);
+	/* The host's START STOP UNIT ejects: asked, refused, allowed. */
+	json_object_object_add(ej, "allowed",
+			       json_object_new_boolean(li->host_eject));
+	api_add_u64(ej, "requests", li->eject_requests);
+	api_add_u64(ej, "refused", li->eject_refused);
+	json_object_object_add(ej, "ejected",
+			       json_object_new_boolean(li->host_ejected));
+	json_object_object_add(o, "host_eject", ej);
 	json_object_object_add(o, "io", api_json_io(&li->stats));
-	json_object_object_add(o, "cache", NULL);
+	{
+		json_object *layers = api_json_layers(li), *cache = NULL;
+
+		if (layers && json_object_object_get_ex(layers, "cache", &cache))
+			json_object_get(cache);
+		json_object_object_add(o, "cache", cache);
+		json_object_object_add(o, "layers", layers);
+	}
 	return o;
 }
 
@@ -214,14 +260,34 @@ json_object *api_json_status(struct api_server *s)
 	return o;
 }
 
+/* A catalog seed template: its kind, label and file names (never the
+ * contents: they may hold secrets). */
+static json_object *api_json_seed(const struct config_seed *cs)
+{
+	json_object *o, *a;
+
+	if (!cs)
+		return NULL;
+	o = json_object_new_object();
+	a = json_object_new_array();
+	json_object_object_add(o, "kind", json_object_new_string(cs->kind));
+	json_object_object_add(o, "label", api_str_or_null(cs->label));
+	for (unsigned i = 0; i < cs->nfiles; i++)
+		json_object_array_add(a,
+			json_object_new_string(cs->files[i].name));
+	json_object_object_add(o, "files", a);
+	return o;
+}
+
 static json_object *api_json_image(const struct config_image *im)
 {
 	json_object *o = json_object_new_object();
 	char shown[LUN_SOURCE_SHOW];
 
 	json_object_object_add(o, "name", json_object_new_string(im->name));
-	json_object_object_add(o, "source", json_object_new_string(
-		backend_redact(im->source, shown, sizeof shown)));
+	json_object_object_add(o, "source", im->source ? json_object_new_string(
+		backend_redact(im->source, shown, sizeof shown)) : NULL);
+	json_object_object_add(o, "seed", api_json_seed(im->seed));
 	json_object_object_add(o, "cdrom", json_object_new_boolean(im->cdrom));
 	json_object_object_add(o, "readonly",
 			       json_object_new_boolean(im->readonly));

@@ -4,7 +4,8 @@
  *   GET    /api/v1/luns
  *   GET    /api/v1/luns/{id}
  *   PUT    /api/v1/luns/{id}/media[?force=true]
- *                                    {source|image, readonly, cdrom, options}
+ *                                    {source|image|seed, readonly, cdrom,
+ *                                     options}  (seed: docs/seed.md)
  *   DELETE /api/v1/luns/{id}/media[?force=true]
  *   GET    /api/v1/images
  *   GET    /metrics
@@ -21,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_MAX_OPTIONS 32
 
 void api_reply_free(struct api_reply *rp)
 {
@@ -59,10 +59,35 @@ unknown:
 	return NULL;
 }
 
-/* The whole body must be one JSON value (nothing after it), nested at
- * most API_JSON_DEPTH deep.  NULL when it is not. */
 #define API_JSON_DEPTH 8
-static json_object *api_parse_json(const char *body, size_t len)
+/* A string holding NUL ("\u0000") would be cut short by every C string
+ * function after this: "c.img\u0000/../x" would silently name c.img. */
+static bool api_json_has_nul(json_object *o, int depth)
+{
+	if (depth > API_JSON_DEPTH)
+		return true;
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		return strlen(json_object_get_string(o)) !=
+		       (size_t)json_object_get_string_len(o);
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (api_json_has_nul(json_object_array_get_idx(o, i),
+					     depth + 1))
+				return true;
+		return false;
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+			if (api_json_has_nul(v, depth + 1) || !k)
+				return true;
+		return false;
+	}
+	default:
+		return false;
+	}
+}
+
+json_object *api_parse_json(const char *body, size_t len)
 {
 	struct json_tokener *tok;
 	json_object *o;
@@ -76,7 +101,7 @@ static json_object *api_parse_json(const char *body, size_t len)
 	if (o && json_tokener_get_error(tok) == json_tokener_success)
 		end += strspn(body + end, " \t\r\n");
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-	    end != len) {
+	    end != len || api_json_has_nul(o, 0)) {
 		json_object_put(o);
 		o = NULL;
 	}
@@ -98,19 +123,34 @@ static bool api_query_true(const struct api_request *rq, const char *key)
 struct api_insert {
 	const char *source, *image;
 	bool readonly, cdrom;
-	const char *options[API_MAX_OPTIONS + 1];
-	char *optbuf[API_MAX_OPTIONS];
-	unsigned nopts;
+	bool has_seed, body_nul;      /* body_nul: seed_json_has_nul(body) */
+	struct seed_req seed;
+	struct api_options opts;
 };
 
 static void api_insert_free(struct api_insert *in)
 {
-	for (unsigned i = 0; i < in->nopts; i++)
-		free(in->optbuf[i]);
+	api_options_free(&in->opts);
+	seed_req_free(&in->seed);
 }
 
-static int api_parse_options(json_object *o, struct api_insert *in,
-			     struct api_reply *rp)
+/* "seed": {kind, label, template, files} (seed_req.c parses it). */
+static int api_parse_seed(json_object *o, struct api_insert *in,
+			  struct api_reply *rp)
+{
+	struct seed_err e;
+
+	if (seed_req_from_json(o, in->body_nul, &in->seed, &e) < 0) {
+		api_error(rp, e.too_big ? 413 : 400, e.code, "seed: %s",
+			  e.msg);
+		return -1;
+	}
+	in->has_seed = true;
+	return 0;
+}
+
+int api_parse_options(json_object *o, struct api_options *opts,
+		      struct api_reply *rp)
 {
 	if (!json_object_is_type(o, json_type_object)) {
 		api_error(rp, 400, "bad_request", "\"options\" must be an "
@@ -120,18 +160,25 @@ static int api_parse_options(json_object *o, struct api_insert *in,
 	json_object_object_foreach(o, key, val) {
 		const char *v = json_object_get_string(val);
 		if (!json_object_is_type(val, json_type_string) ||
-		    in->nopts == API_MAX_OPTIONS || strchr(key, '=')) {
+		    opts->n == API_MAX_OPTIONS || strchr(key, '=')) {
 			api_error(rp, 400, "bad_request", "option \"%.64s\": "
 				  "values must be strings (at most %d "
 				  "options)", key, API_MAX_OPTIONS);
 			return -1;
 		}
-		if (asprintf(&in->optbuf[in->nopts], "%s=%s", key, v) < 0)
+		if (asprintf(&opts->buf[opts->n], "%s=%s", key, v) < 0)
 			return -1;
-		in->options[in->nopts] = in->optbuf[in->nopts];
-		in->nopts++;
+		opts->v[opts->n] = opts->buf[opts->n];
+		opts->n++;
 	}
 	return 0;
+}
+
+void api_options_free(struct api_options *opts)
+{
+	for (unsigned i = 0; i < opts->n; i++)
+		free(opts->buf[i]);
+	opts->n = 0;
 }
 
 static int api_get_bool(json_object *v, const char *key, bool *out,
@@ -146,8 +193,8 @@ static int api_get_bool(json_object *v, const char *key, bool *out,
 	return 0;
 }
 
-static int api_get_string(json_object *v, const char *key, const char **out,
-			  struct api_reply *rp)
+int api_get_string(json_object *v, const char *key, const char **out,
+		   struct api_reply *rp)
 {
 	if (!json_object_is_type(v, json_type_string)) {
 		api_error(rp, 400, "bad_request", "\"%s\" must be a string",
@@ -170,9 +217,11 @@ static int api_parse_field(const char *key, json_object *val,
 	if (strcmp(key, "cdrom") == 0)
 		return api_get_bool(val, key, &in->cdrom, rp);
 	if (strcmp(key, "options") == 0)
-		return api_parse_options(val, in, rp);
+		return api_parse_options(val, &in->opts, rp);
+	if (strcmp(key, "seed") == 0)
+		return api_parse_seed(val, in, rp);
 	api_error(rp, 400, "bad_request", "unknown field \"%.64s\" (expected "
-		  "source, image, readonly, cdrom, options)", key);
+		  "source, image, seed, readonly, cdrom, options)", key);
 	return -1;
 }
 
@@ -199,6 +248,7 @@ static void api_media_error(const struct media_result *res,
 		[MEDIA_EPOLICY] = 422, [MEDIA_EBUSY] = 409,
 		[MEDIA_ELOCKED] = 409, [MEDIA_ENOTREMOVABLE] = 409,
 		[MEDIA_EOPEN] = 422, [MEDIA_EUNSUPP] = 422,
+		[MEDIA_ETOOBIG] = 413,
 	};
 	unsigned st = (unsigned)res->err < sizeof status / sizeof status[0]
 		      ? status[res->err] : 0;
@@ -218,16 +268,19 @@ static void api_put_media(struct api_server *s, struct lun *l,
 		api_error(rp, 400, "bad_json", "the body is not valid JSON");
 		return;
 	}
+	in.body_nul = seed_json_has_nul(rq->body, rq->body_len);
 	if (api_parse_insert(body, &in, rp) == 0 &&
 	    media_insert(&s->media, l, &(struct media_request){
 			.source = in.source, .image = in.image,
+			.seed = in.has_seed ? &in.seed : NULL,
 			.readonly = in.readonly, .cdrom = in.cdrom,
 			.force = api_query_true(rq, "force"),
-			.options = in.nopts ? in.options : NULL,
+			.options = in.opts.n ? in.opts.v : NULL,
 		     }, &res) < 0)
 		api_media_error(&res, rp);
 	else if (!rp->status)
-		api_ok(rp, api_json_lun_of(l));
+		api_ok(rp, res.have_info ? api_json_lun(&res.info)
+					 : api_json_lun_of(l));
 	api_insert_free(&in);
 	json_object_put(body);
 }
@@ -243,7 +296,8 @@ static void api_delete_media(struct api_server *s, struct lun *l,
 	if (media_eject(&s->media, l, api_query_true(rq, "force"), &res) < 0)
 		api_media_error(&res, rp);
 	else
-		api_ok(rp, api_json_lun_of(l));
+		api_ok(rp, res.have_info ? api_json_lun(&res.info)
+					 : api_json_lun_of(l));
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -341,6 +395,10 @@ void api_route(struct api_server *s, const struct api_request *rq,
 	} else if (strcmp(p, "/images") == 0) {
 		if (api_method(rq, "GET", "GET, HEAD", rp))
 			api_ok(rp, api_json_images(s->cfg));
+	} else if (strcmp(p, "/warm") == 0 || strcmp(p, "/warm/") == 0) {
+		api_route_warm(s, rq, rp);
+	} else if (strncmp(p, "/warm/", 6) == 0) {
+		api_route_warm_job(s, rq, p + 6, rp);
 	} else {
 		goto not_found;
 	}

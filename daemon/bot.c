@@ -219,15 +219,35 @@ static bool bot_do_halts(struct bot *b)
 static void bot_job_finish(struct bot *b, struct mio_job *j);
 static void bot_settle(struct bot *b);
 
-/* Hands a job to the workers; without them (or when they are stopping)
- * runs it here and finishes it at the end of the event (bot_settle). */
+static void bot_seg_read_run(struct mio_job *j);
+
+/* A segment read the media answers from memory (a cache hit) is done at
+ * once, without a worker's round trip. */
+static bool bot_seg_try_read(struct bot *b, struct mio_job *j)
+{
+	struct bot_seg *s = (struct bot_seg *)j;
+
+	if (j->run != bot_seg_read_run ||
+	    scsi_media_try_read(b->cmd.lun, &b->cmd.scsi, s->off, s->buf,
+				s->len) != 0)
+		return false;
+	j->result = 0;
+	b->stats.memory_reads++;
+	return true;
+}
+
+/* Hands a job to the workers; without them (or when they are stopping),
+ * or when a read is in memory, runs it here and finishes it at the end of
+ * the event (bot_settle). */
 static void bot_job_submit(struct bot *b, struct mio_job *j)
 {
 	b->jobs++;
-	b->stats.media_jobs++;
-	if (b->mio && mio_submit(b->mio, j) == 0)
-		return;
-	j->run(j);
+	if (!bot_seg_try_read(b, j)) {
+		b->stats.media_jobs++;
+		if (b->mio && mio_submit(b->mio, j) == 0)
+			return;
+		j->run(j);
+	}
 	b->inline_done[b->ninline++] = j;
 }
 
@@ -813,6 +833,20 @@ static void bot_plan(struct bot_cmd *c)
 	}
 }
 
+/* Hosts of the SCSI-2 era, UEFI's USB mass-storage driver among them,
+ * also put the LUN in bits 7-5 of CDB byte 1 (SCSI-2's LOGICAL UNIT
+ * NUMBER), where SBC now has RDPROTECT/WRPROTECT/VRPROTECT: READ(10) on
+ * LUN 1 would fail with 05/24/00.  BOT addresses the LUN in the CBW; bits
+ * that repeat it are that old field, not a request, and are cleared
+ * before the command set sees the CDB (f_mass_storage clears them always).
+ * On LUN 0 they are never touched. */
+static void bot_clear_cdb_lun(struct bot_cmd *c)
+{
+	if (c->lun->id != 0 && c->scsi.cdb_len > 1 &&
+	    (c->scsi.cdb[1] >> 5) == c->lun->id)
+		c->scsi.cdb[1] &= 0x1f;
+}
+
 static void bot_on_cbw(struct bot *b, long len)
 {
 	struct bot_cmd *c = &b->cmd;
@@ -833,6 +867,7 @@ static void bot_on_cbw(struct bot *b, long len)
 	memset(c->scsi.cdb, 0, sizeof c->scsi.cdb);
 	memcpy(c->scsi.cdb, b->cbw + 15, cblen);
 	c->scsi.cdb_len = (uint8_t)cblen;
+	bot_clear_cdb_lun(c);
 	c->submitted = c->completed = c->moved = 0;
 	c->short_out = false;
 	c->fetch_next = 0;

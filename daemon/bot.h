@@ -61,9 +61,13 @@
 /* CBW reads use a buffer of the largest bulk max packet size. */
 #define BOT_CBW_BUF 1024
 #define BOT_MAX_DEPTH 16
-/* Media jobs of one command in flight, and their smallest size. */
+/* Media jobs of one command in flight, and their smallest size (the
+ * fuzzer builds with 16 KiB, so its commands of up to 64 KiB span every
+ * segment and wrap around). */
 #define BOT_SEGS 4
+#ifndef BOT_SEG_MIN
 #define BOT_SEG_MIN (256u * 1024)
+#endif
 
 enum bot_state {
 	BOT_OFFLINE = 0,  /* endpoints disabled, nothing queued */
@@ -115,6 +119,7 @@ struct bot_stats {
 	uint64_t commands, invalid_cbws, phase_errors, resets, xport_errors;
 	uint64_t inplace_writes;   /* OUT transfers stored into the media */
 	uint64_t media_jobs;       /* reads/writes/flushes run by workers */
+	uint64_t memory_reads;     /* async reads the media had in memory */
 };
 
 struct bot {

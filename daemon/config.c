@@ -558,6 +558,8 @@ int cfg_set_section(struct cfg_parser *p, const struct cfg_key *k,
 
 static void cfg_lun_defaults(struct config_lun *lun)
 {
+	lun->type = CONFIG_LUN_DISK;
+	lun->refuse_host_eject = false;
 	lun->media = NULL;
 	lun->readonly = false;
 	lun->removable = true;
@@ -565,6 +567,74 @@ static void cfg_lun_defaults(struct config_lun *lun)
 	snprintf(lun->vendor, sizeof lun->vendor, "%s", "netstick");
 	snprintf(lun->product, sizeof lun->product, "%s", "Virtual Disk");
 	snprintf(lun->revision, sizeof lun->revision, "%s", "0.1");
+}
+
+const char *const *config_network_layers(const struct config_lun *lun)
+{
+	static const char *const dflt[] = { CONFIG_NETWORK_LAYERS, NULL };
+
+	return lun->network_layers ? (const char *const *)lun->network_layers
+				   : dflt;
+}
+
+static const char *const cfg_lun_types[] = {
+	[CONFIG_LUN_DISK] = "disk", [CONFIG_LUN_CDROM] = "cdrom",
+};
+
+const char *config_lun_type_name(enum config_lun_type t)
+{
+	return (unsigned)t < sizeof cfg_lun_types / sizeof cfg_lun_types[0]
+	       ? cfg_lun_types[t] : "?";
+}
+
+static int cfg_set_lun_type(struct cfg_parser *p, const struct cfg_key *k,
+			    void *obj)
+{
+	char shown[CFG_SHOW_BUF];
+
+	if (cfg_want(p, YAML_SCALAR_EVENT, "a LUN type") < 0)
+		return -1;
+	for (unsigned i = 0; i < sizeof cfg_lun_types / sizeof cfg_lun_types[0];
+	     i++)
+		if (strlen(cfg_lun_types[i]) == CFG_SLEN(p) &&
+		    strcmp(CFG_SVAL(p), cfg_lun_types[i]) == 0) {
+			*(enum config_lun_type *)cfg_field(obj, k) = i;
+			return 0;
+		}
+	return cfg_fail(p, "unknown LUN type '%s' (expected disk or cdrom)",
+			cfg_show(shown, CFG_SVAL(p), CFG_SLEN(p)));
+}
+
+/* A boolean stored inverted (a field whose zero is the default true). */
+static int cfg_set_not_bool(struct cfg_parser *p, const struct cfg_key *k,
+			    void *obj)
+{
+	struct cfg_key plain = *k;
+	bool v;
+
+	plain.off = 0;
+	plain.size = sizeof v;
+	if (cfg_set_bool(p, &plain, &v) < 0)
+		return -1;
+	*(bool *)cfg_field(obj, k) = !v;
+	return 0;
+}
+
+/* Rules across a LUN's keys, once the whole mapping is read: a CD drive's
+ * blocks are the command set's (2048 bytes), its INQUIRY product says
+ * what it is unless the file names one. */
+static int cfg_lun_finish(struct cfg_parser *p, struct config_lun *lun,
+			  const yaml_mark_t *m)
+{
+	if (lun->type != CONFIG_LUN_CDROM)
+		return 0;
+	if (lun->block_size != 512)
+		return cfg_fail_at(p, m, "block_size: a cdrom LUN has 2048-byte "
+				   "blocks (drop block_size)");
+	if (strcmp(lun->product, "Virtual Disk") == 0)
+		snprintf(lun->product, sizeof lun->product, "%s",
+			 "Virtual CD-ROM");
+	return 0;
 }
 
 /* obj is the whole struct config: the list sets nluns too. */
@@ -587,8 +657,11 @@ static int cfg_set_luns(struct cfg_parser *p, const struct cfg_key *k,
 		if (cfg->nluns == CONFIG_MAX_LUNS)
 			return cfg_fail(p, "too many LUNs (at most %d)",
 					CONFIG_MAX_LUNS);
+		yaml_mark_t m = CFG_MARK(p);
+
 		cfg_lun_defaults(&cfg->luns[cfg->nluns]);
-		if (cfg_parse_map(p, k->sub, &cfg->luns[cfg->nluns++]) < 0)
+		if (cfg_parse_map(p, k->sub, &cfg->luns[cfg->nluns]) < 0 ||
+		    cfg_lun_finish(p, &cfg->luns[cfg->nluns++], &m) < 0)
 			return -1;
 		cfg_path_pop(p, old);
 	}
@@ -707,9 +780,11 @@ CFG_TABLE_CHECK(cfg_usb_keys);
 
 #define L struct config_lun
 static const struct cfg_key cfg_lun_keys[] = {
+	{ KEY("type", cfg_set_lun_type, L, type) },
 	KEY_STR("media", L, media, CFG_MEDIA_STR, .flags = CFG_EMPTY_NULL),
 	KEY_BOOL("readonly", L, readonly),
 	KEY_BOOL("removable", L, removable),
+	{ KEY("host_eject", cfg_set_not_bool, L, refuse_host_eject) },
 	KEY_U32("block_size", L, block_size, 512, 4096, cfg_check_block),
 	KEY_CHARS("vendor", L, vendor),
 	KEY_CHARS("product", L, product),
@@ -718,10 +793,20 @@ static const struct cfg_key cfg_lun_keys[] = {
 	/* Layer specs: the layer checks names, keys and values at open. */
 	{ KEY("layers", cfg_set_strlist, L, layers), .min = 1,
 	  .max = CFG_LAYER_STR, .charset = "-_.:=,/+@" },
+	{ KEY("network_layers", cfg_set_strlist, L, network_layers),
+	  .min = 1, .max = CFG_LAYER_STR, .charset = "-_.:=,/+@" },
 	KEY_END
 };
 #undef L
 CFG_TABLE_CHECK(cfg_lun_keys);
+
+static const struct cfg_key cfg_warm_keys[] = {
+	KEY_U32("link_mbit", struct config_warm, link_mbit, 0, 1000000, NULL),
+	KEY_U32("share", struct config_warm, share, 1, 100, NULL),
+	KEY_U32("max_jobs", struct config_warm, max_jobs, 1, 8, NULL),
+	KEY_END
+};
+CFG_TABLE_CHECK(cfg_warm_keys);
 
 static const struct cfg_key cfg_root_keys[] = {
 	KEY_SECTION("log", struct config, log, cfg_log_keys),
@@ -730,6 +815,9 @@ static const struct cfg_key cfg_root_keys[] = {
 	{ .name = "luns", .set = cfg_set_luns, .sub = cfg_lun_keys },
 	KEY_SECTION("api", struct config, api, cfg_api_keys),
 	{ .name = "images", .set = cfg_set_images },
+	KEY_SECTION("seed", struct config, seed, cfg_seed_keys),
+	{ .name = "redfish", .set = cfg_set_redfish },
+	KEY_SECTION("warm", struct config, warm, cfg_warm_keys),
 	KEY_END
 };
 CFG_TABLE_CHECK(cfg_root_keys);
@@ -753,7 +841,7 @@ static int cfg_parse_stream(struct cfg_parser *p, struct config *cfg)
 	if (!cfg->api.tls_cert != !cfg->api.tls_key)
 		return cfg_fail_at(p, NULL, "api: tls_cert and tls_key go "
 				   "together");
-	return 0;
+	return cfg_seed_check(p, cfg);
 }
 
 static int cfg_defaults(struct config *cfg)
@@ -778,7 +866,10 @@ static int cfg_defaults(struct config *cfg)
 	cfg->usb.realtime_priority = 10;
 	cfg->nluns = 1;
 	cfg_lun_defaults(&cfg->luns[0]);
-	if (cfg_api_defaults(cfg) < 0)
+	cfg_seed_defaults(cfg);
+	cfg->warm.share = 50;
+	cfg->warm.max_jobs = 2;
+	if (cfg_api_defaults(cfg) < 0 || cfg_redfish_defaults(cfg) < 0)
 		return -1;
 	return g->name && g->udc && g->manufacturer && g->product &&
 	       g->serial && g->functionfs_dir ? 0 : -1;
@@ -881,5 +972,7 @@ void config_free(struct config *cfg)
 	for (i = 0; i < CONFIG_MAX_LUNS; i++)
 		free(cfg->luns[i].media);
 	cfg_api_free(cfg);
+	cfg_seed_free(cfg);
+	cfg_redfish_free(cfg);
 	free(cfg);
 }

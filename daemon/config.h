@@ -19,19 +19,38 @@
 #define CONFIG_MAX_IMAGES 64   /* images: catalog entries */
 #define CONFIG_MAX_LIST 32     /* entries in a list of strings / options */
 
+/* What a LUN is to the host, fixed for the life of the gadget: its SCSI
+ * command set (daemon/scsi.h: block size, device type and the rules that
+ * go with them belong to the command set, not to the config). */
+enum config_lun_type {
+	CONFIG_LUN_DISK = 0,  /* SBC: a USB stick or disk (default) */
+	CONFIG_LUN_CDROM,     /* MMC: a CD/DVD-ROM drive, 2048-byte blocks */
+};
+
 struct config_lun {
+	enum config_lun_type type; /* "type: disk | cdrom", default disk */
 	char *media;          /* path or URI; NULL or "" = empty drive */
 	bool readonly;        /* default false */
 	bool removable;       /* default true */
-	uint32_t block_size;  /* 512 (default) or 4096 */
+	uint32_t block_size;  /* 512 (default) or 4096; a cdrom LUN's
+	                       * command set fixes its own (2048) */
+	bool refuse_host_eject; /* "host_eject: false" (default true): the
+	                       * host's START STOP UNIT eject is refused (the
+	                       * request is still reported as an event);
+	                       * zero means the default, as everywhere */
 	char vendor[9];       /* INQUIRY vendor, default "netstick" */
-	char product[17];     /* INQUIRY product, default "Virtual Disk" */
+	char product[17];     /* INQUIRY product, default "Virtual Disk"
+	                       * ("Virtual CD-ROM" for a cdrom LUN) */
 	char revision[5];     /* INQUIRY revision, default "0.1" */
 	char **options;       /* "key=value", NULL-terminated, or NULL: the
 	                       * options mapping, for backend_open_opts */
 	char **layers;        /* layer specs, bottom-most first,
 	                       * NULL-terminated, or NULL: for
 	                       * backend_open_opts.layers */
+	char **network_layers; /* the layers of network media (a source
+	                       * its backend cannot read in place: http,
+	                       * nbd) on a LUN whose layers is NULL; NULL:
+	                       * the default, config_network_layers() */
 };
 
 /* api: the admin REST API, web UI and metrics (daemon/api*.c). */
@@ -53,6 +72,29 @@ struct config_api {
 	char *webui_dir;      /* static web UI files; NULL = no web UI */
 };
 
+/* A seed template (images[].seed, config_seed.c): a volume built at insert
+ * time (daemon/seed_req.h, docs/seed.md). */
+struct config_seed_file {
+	char *name;           /* path inside the volume */
+	char *text;           /* contents, templated at insert */
+	size_t len;
+};
+struct config_seed {
+	char *kind;           /* nocloud, kickstart, autounattend, custom */
+	char *label;          /* NULL: the kind's */
+	bool template_on;     /* template: (default true) */
+	unsigned nfiles;
+	struct config_seed_file *files;   /* heap, nfiles */
+};
+
+/* seed: limits and variables for every seed (config_seed.c). */
+struct config_seeds {
+	uint32_t max_files;       /* default 64 */
+	uint32_t max_file_size;   /* bytes, default 1 MiB */
+	uint32_t max_volume_size; /* bytes, default 8 MiB */
+	char **variables;         /* "name=value", NULL-terminated, or NULL */
+};
+
 /* images: the catalog clients insert by name. */
 struct config_image {
 	char *name;           /* 1..64 of A-Z a-z 0-9 _ . -, unique */
@@ -61,6 +103,18 @@ struct config_image {
 	bool readonly;
 	char *description;    /* may be NULL */
 	char **options;       /* as config_lun.options */
+	struct config_seed *seed; /* a seed template instead of source, or
+	                           * NULL */
+};
+
+/* warm: background fetches into the persistent cache (daemon/warm.c). */
+struct config_warm {
+	uint32_t link_mbit;   /* the media link, Mbit/s; 0 = unknown (default):
+	                       * warm jobs then run unlimited unless a request
+	                       * gives a rate */
+	uint32_t share;       /* percent of link_mbit a warm job may use,
+	                       * 1..100, default 50 */
+	uint32_t max_jobs;    /* jobs running at once, 1..8, default 2 */
 };
 
 struct config_gadget {
@@ -91,6 +145,35 @@ struct config_log {
 	unsigned debug_mask;  /* bit per enum log_module */
 };
 
+/* redfish: the Redfish service (daemon/redfish*.c, docs/redfish.md).
+ * Off unless the section is present; then at least one user is needed. */
+#define CONFIG_MAX_RF_USERS 16
+struct config_redfish_user {
+	char *name;           /* 1..64 of A-Z a-z 0-9 _ . @ - */
+	char *password_hash;  /* crypt(3) string: $y$ (yescrypt), $6$, ... */
+};
+struct config_redfish_hooks {
+	/* Shell commands (/bin/sh -c), NULL = not configured.  power_state
+	 * prints On or Off; the others act (NETSTICK_RESET_TYPE is set). */
+	char *power_state;
+	char *power_on;
+	char *power_off;
+	char *power_cycle;
+	uint32_t timeout;     /* seconds a hook may run, 1..600; default 30 */
+};
+struct config_redfish {
+	bool enabled;         /* default true once the section is there */
+	char *system_id;      /* Systems/{id}, default "1" */
+	char *system_name;    /* default "netstick host" */
+	char *manager_id;     /* Managers/{id}, default "1" */
+	uint32_t session_timeout; /* seconds idle, 1..86400; default 1800 */
+	bool force;           /* media changes override the host's PREVENT
+	                       * MEDIUM REMOVAL, as a BMC does; default true */
+	unsigned nusers;
+	struct config_redfish_user users[CONFIG_MAX_RF_USERS];
+	struct config_redfish_hooks hooks;
+};
+
 struct config {
 	char *path;           /* file it was loaded from */
 	struct config_log log;
@@ -101,7 +184,21 @@ struct config {
 	struct config_api api;
 	unsigned nimages;
 	struct config_image images[CONFIG_MAX_IMAGES];
+	struct config_seeds seed;
+	struct config_redfish redfish;
+	struct config_warm warm;
 };
+
+/* The layer specs network media gets on this LUN when it has no layers:
+ * lun->network_layers, or CONFIG_NETWORK_LAYERS (a read cache with
+ * read-ahead: a network image with no cache pays a round trip for every
+ * host command, where the kernel's NBD stack has its page cache).  An
+ * empty list: none.  Static or the config's; never NULL. */
+#define CONFIG_NETWORK_LAYERS "cache:size-mib=32,block-kib=16"
+const char *const *config_network_layers(const struct config_lun *lun);
+
+/* "disk" / "cdrom". */
+const char *config_lun_type_name(enum config_lun_type t);
 
 /* The catalog image called name, or NULL. */
 const struct config_image *config_image_find(const struct config *cfg,

@@ -206,6 +206,7 @@ static const struct cfg_key cfg_image_keys[] = {
 	KEY_BOOL("readonly", I, readonly),
 	KEY_STR("description", I, description, CFG_DESC_STR, .flags = 0),
 	{ KEY("options", cfg_set_options, I, options) },
+	{ KEY("seed", cfg_set_image_seed, I, seed) },   /* config_seed.c */
 	KEY_END
 };
 #undef I
@@ -219,8 +220,8 @@ static int cfg_image_check(struct cfg_parser *p, const struct config *cfg,
 {
 	if (!im->name)
 		return cfg_fail_at(p, &m, "'name' is required");
-	if (!im->source)
-		return cfg_fail_at(p, &m, "'source' is required");
+	if (!im->source == !im->seed)
+		return cfg_fail_at(p, &m, "give one of 'source' and 'seed'");
 	for (const struct config_image *o = cfg->images; o < im; o++)
 		if (strcmp(o->name, im->name) == 0)
 			return cfg_fail_at(p, &m, "duplicate image name '%s'",
@@ -327,5 +328,6 @@ void cfg_api_free(struct config *cfg)
 	for (unsigned i = 0; i < CONFIG_MAX_LUNS; i++) {
 		cfg_strv_free(cfg->luns[i].options);
 		cfg_strv_free(cfg->luns[i].layers);
+		cfg_strv_free(cfg->luns[i].network_layers);
 	}
 }

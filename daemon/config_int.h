@@ -114,4 +114,19 @@ int cfg_api_defaults(struct config *cfg);
 void cfg_api_free(struct config *cfg);
 void cfg_strv_free(char **v);
 
+/* config_seed.c: the seed: section and images[].seed. */
+extern const struct cfg_key cfg_seed_keys[];
+int cfg_set_image_seed(struct cfg_parser *p, const struct cfg_key *k,
+		       void *obj);
+void cfg_seed_entry_free(struct config_seed *cs);
+void cfg_seed_defaults(struct config *cfg);
+void cfg_seed_free(struct config *cfg);
+/* After the whole file: every catalog seed checked as an insert would. */
+int cfg_seed_check(struct cfg_parser *p, const struct config *cfg);
+
+/* config_redfish.c: the redfish: section. */
+int cfg_set_redfish(struct cfg_parser *p, const struct cfg_key *k, void *obj);
+int cfg_redfish_defaults(struct config *cfg);
+void cfg_redfish_free(struct config *cfg);
+
 #endif

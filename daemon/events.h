@@ -11,6 +11,13 @@
  *   type:  "lun", "usb", ...  (SSE "event:" field)
  *   data:  one line of JSON   (SSE "data:" field)
  *
+ * Beside the ring, EVENTS_LATEST "latest" slots hold volatile events
+ * (events_put_latest: the live "stats"): a slot keeps only its newest
+ * value, has no id, is never replayed for a Last-Event-ID and never
+ * pushes a ring event out.  A reader follows them with a sequence of its
+ * own (events_next_latest): one that falls behind skips to the newest
+ * value of each slot; it never queues them.
+ *
  * Thread safety: every function may be called from any thread.
  * events_publish() never blocks for long (a mutex and a copy): the USB
  * thread may call it.
@@ -23,9 +30,10 @@
 
 #define EVENTS_RING 256
 #define EVENTS_TYPE_MAX 16
+#define EVENTS_LATEST 16          /* latest slots: keys 0..15 */
 
 struct event {
-	uint64_t id;
+	uint64_t id;              /* 0: from a latest slot */
 	char type[EVENTS_TYPE_MAX];
 	char *data;               /* heap copy owned by the receiver */
 };
@@ -50,6 +58,18 @@ enum events_wait {
 /* Waits at most timeout_ms for the first event with an id above `after`. */
 enum events_wait events_next(uint64_t after, struct event *out,
 			     int timeout_ms);
+
+/* Replaces latest slot `key` (< EVENTS_LATEST; others are ignored) with
+ * a copy of data and wakes the readers.  A no-op when the bus is closed. */
+void events_put_latest(unsigned key, const char *type, const char *data);
+/* Where a reader starts following the latest slots: what it is given
+ * from here on is newer than this. */
+uint64_t events_latest_seq(void);
+/* events_next() that also hands out latest slots changed since *seen
+ * (oldest change first, after any ring event): EVENTS_GOT with out->id
+ * 0 and *seen advanced. */
+enum events_wait events_next_latest(uint64_t after, uint64_t *seen,
+				    struct event *out, int timeout_ms);
 
 /* Open streams, for /metrics: events_subscribe(+1) / (-1). */
 void events_subscribe(int delta);

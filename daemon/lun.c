@@ -2,6 +2,7 @@
  * locking rule. */
 #include "lun.h"
 #include "log.h"
+#include "scsi.h"
 #include "sense.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 /* Set by the API thread at start and stop, read by every thread. */
@@ -64,15 +66,22 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 
 	memset(l, 0, sizeof *l);
 	l->id = id;
-	l->removable = cfg->removable;
-	l->cfg_readonly = cfg->readonly;
-	l->block_size = cfg->block_size;
-	l->block_shift = cfg->block_size == 4096 ? 12 : 9;
+	l->type = cfg->type;
+	l->cmdset = scsi_cmdset_of(cfg->type);
+	l->host_eject = !cfg->refuse_host_eject;
+	/* The command set's rules over the config's (a CD drive is always
+	 * removable and read-only, with 2048-byte blocks). */
+	l->removable = cfg->removable || l->cmdset->removable;
+	l->cfg_readonly = cfg->readonly || l->cmdset->readonly;
+	l->block_size = l->cmdset->block_size ? l->cmdset->block_size
+					      : cfg->block_size;
+	l->block_shift = (unsigned)__builtin_ctz(l->block_size);
 	lun_copy_field(l->vendor, sizeof l->vendor, cfg->vendor);
 	lun_copy_field(l->product, sizeof l->product, cfg->product);
 	lun_copy_field(l->revision, sizeof l->revision, cfg->revision);
 	snprintf(l->serial, sizeof l->serial, "%.28s-%u", serial_base, id);
 	l->layers = (const char *const *)cfg->layers;
+	l->net_layers = config_network_layers(cfg);
 	l->ua = LUN_UA_POWER_ON;
 	if (pthread_mutex_init(&l->lock, NULL) != 0)
 		return -1;
@@ -83,13 +92,14 @@ int lun_init(struct lun *l, unsigned id, const struct config_lun *cfg,
 	if (cfg->media && cfg->media[0] &&
 	    lun_insert_req(l, &(struct lun_media_req){
 				.source = cfg->media,
-				.readonly = cfg->readonly,
+				.readonly = l->cfg_readonly,
 				.options = (const char *const *)cfg->options,
 				.layers = (const char *const *)cfg->layers,
 			   }, err, sizeof err) < 0)
 		log_errx("lun %u: %s: media not loaded, drive is empty", id, err);
 	/* A fresh start reports power-on, not a medium change. */
 	l->ua = LUN_UA_POWER_ON;
+	l->media_events = 0;
 	return 0;
 }
 
@@ -159,6 +169,7 @@ static struct lun_media *lun_retire_locked(struct lun *l)
 		return NULL;
 	l->media = NULL;
 	l->media_gen++;
+	l->media_events |= LUN_ME_REMOVAL;
 	m->retired = true;
 	m->next = l->retired;
 	l->retired = m;
@@ -236,6 +247,19 @@ static struct timespec lun_deadline(unsigned ms)
 /* Starts a load; lock held.  The current media is retired (returned for
  * disposal, see lun_retire_locked), the host sees NOT READY, BECOMING
  * READY until lun_finish_load(), and *seq identifies this load. */
+static void lun_get_info_locked(struct lun *l, struct lun_info *o);
+
+/* The source the LUN shows and a host's reload reopens; copy is owned
+ * from now on.  Lock held. */
+static void lun_set_source_locked(struct lun *l, char *copy,
+				  const struct lun_media_req *r)
+{
+	free(l->source);
+	l->source = copy;
+	l->source_readonly = r->readonly;
+	l->source_policy = r->policy;
+}
+
 static struct lun_media *lun_begin_load_locked(struct lun *l,
 					       const char *image,
 					       uint32_t *seq)
@@ -255,10 +279,11 @@ static struct lun_media *lun_begin_load_locked(struct lun *l,
  * Lock held. */
 static bool lun_reopens_file_locked(const struct lun *l, const char *source)
 {
+	char scheme[32];
+
 	return l->retired && l->source && strcmp(l->source, source) == 0 &&
-	       (strstr(source, "://") == NULL ||
-		strncmp(source, "file://", 7) == 0) &&
-	       strncmp(source, "memory:", 7) != 0;
+	       uri_scheme(source, scheme, sizeof scheme) == 0 &&
+	       strcmp(scheme, "file") == 0;
 }
 
 /* Waits (bounded) until the media this LUN retired is closed: a file
@@ -286,7 +311,24 @@ static void lun_install_locked(struct lun *l, struct lun_media *m,
 	l->host_ejected = false;
 	l->media_gen++;
 	l->ua |= LUN_UA_MEDIUM_CHANGED;
+	l->media_events |= LUN_ME_NEW_MEDIA;
 	l->last_error[0] = '\0';
+}
+
+const char *const *lun_layers_pick(const char *const *layers,
+				   const char *const *net, const char *source)
+{
+	if (layers)
+		return layers;
+	return backend_source_maps(source) ? NULL : net;
+}
+
+/* The layers r's media opens with: the request's, else the LUN's. */
+static const char *const *lun_layers_for(const struct lun *l,
+					 const struct lun_media_req *r)
+{
+	return r->layers ? r->layers
+			 : lun_layers_pick(l->layers, l->net_layers, r->source);
 }
 
 /* Opens r->source (lock not held) and installs it, unless a later load
@@ -299,8 +341,8 @@ static int lun_finish_load(struct lun *l, const struct lun_media_req *r,
 		.readonly = r->readonly || l->cfg_readonly,
 		.block_size = l->block_size,
 		.options = r->options,
-		/* The LUN's layers (config) serve whatever media goes in. */
-		.layers = r->layers ? r->layers : l->layers,
+		.layers = lun_layers_for(l, r),
+		.policy = r->policy,
 	};
 	struct backend *be = backend_open(r->source, &opts, err, errlen);
 	struct lun_media *m = be ? lun_media_new(l, be) : NULL;
@@ -314,10 +356,8 @@ static int lun_finish_load(struct lun *l, const struct lun_media_req *r,
 	stale = seq != l->load_seq;
 	if (stale) {
 		free(copy);
-	} else {
-		free(l->source);
-		l->source = copy;
-		l->source_readonly = r->readonly;
+	} else if (copy) {
+		lun_set_source_locked(l, copy, r);
 	}
 	if (m && !stale) {
 		lun_install_locked(l, m, opts.readonly);
@@ -329,6 +369,8 @@ static int lun_finish_load(struct lun *l, const struct lun_media_req *r,
 		l->image[0] = '\0';
 		snprintf(l->last_error, sizeof l->last_error, "%s", err);
 	}
+	if (r->result)
+		lun_get_info_locked(l, r->result);
 	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->lock);
 	if (m && stale) {
@@ -370,12 +412,14 @@ static int lun_change_media(struct lun *l, const struct lun_media_req *r,
 	}
 	old = lun_begin_load_locked(l, r->image, &seq);
 	reopen = lun_reopens_file_locked(l, r->source);
+	/* From now on the LUN shows the source being loaded. */
+	lun_set_source_locked(l, copy, r);
 	pthread_mutex_unlock(&l->lock);
 	lun_notify(l, LUN_EV_MEDIA);
 	lun_media_dispose(old, true);
 	if (reopen)
 		lun_wait_retired(l);
-	return lun_finish_load(l, r, seq, copy, err, errlen);
+	return lun_finish_load(l, r, seq, NULL, err, errlen);
 }
 
 int lun_insert_req(struct lun *l, const struct lun_media_req *r,
@@ -398,6 +442,12 @@ int lun_swap(struct lun *l, const struct lun_media_req *r, bool force,
 /* Ejects; by_host marks a USB thread's call (never waits for the close). */
 int lun_eject(struct lun *l, bool force, bool by_host)
 {
+	return lun_eject_info(l, force, by_host, NULL);
+}
+
+int lun_eject_info(struct lun *l, bool force, bool by_host,
+		   struct lun_info *result)
+{
 	struct lun_media *old = NULL;
 
 	pthread_mutex_lock(&l->lock);
@@ -407,6 +457,10 @@ int lun_eject(struct lun *l, bool force, bool by_host)
 		return -1;
 	}
 	if (l->prevent && !force) {
+		/* Tell the host someone wants the media (MMC eject request:
+		 * a desktop unmounts and allows removal). */
+		if (!by_host && l->state == LUN_READY)
+			l->media_events |= LUN_ME_EJECT_REQUEST;
 		pthread_mutex_unlock(&l->lock);
 		errno = EBUSY;
 		return -1;
@@ -427,6 +481,8 @@ int lun_eject(struct lun *l, bool force, bool by_host)
 		l->image[0] = '\0';
 		l->last_error[0] = '\0';
 	}
+	if (result)
+		lun_get_info_locked(l, result);
 	pthread_cond_broadcast(&l->changed);
 	pthread_mutex_unlock(&l->lock);
 	lun_media_dispose(old, !by_host);
@@ -476,7 +532,8 @@ int lun_load_start(struct lun *l)
 	}
 	j->lun = l;
 	j->req = (struct lun_media_req){ .source = j->source,
-					 .readonly = l->source_readonly };
+					 .readonly = l->source_readonly,
+					 .policy = l->source_policy };
 	(void)lun_begin_load_locked(l, l->image, &j->seq);
 	pthread_mutex_unlock(&l->lock);
 	lun_notify(l, LUN_EV_MEDIA);
@@ -530,6 +587,55 @@ void lun_set_prevent(struct lun *l, bool prevent)
 	pthread_mutex_unlock(&l->lock);
 	if (changed)
 		lun_notify(l, LUN_EV_LOCK);
+}
+
+bool lun_host_eject_request(struct lun *l, bool refused_by_prevent)
+{
+	bool allowed = l->host_eject;   /* fixed after lun_init */
+
+	pthread_mutex_lock(&l->lock);
+	l->eject_requests++;
+	if (!allowed || refused_by_prevent)
+		l->eject_refused++;
+	pthread_mutex_unlock(&l->lock);
+	log_info("lun %u: the host asks to eject the media%s", l->id,
+		 !allowed ? " (refused: host_eject is false)"
+		 : refused_by_prevent ? " (refused: removal prevented)" : "");
+	lun_notify(l, LUN_EV_EJECT_REQUEST);
+	return allowed;
+}
+
+unsigned lun_take_media_event(struct lun *l)
+{
+	unsigned ev = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (unsigned bit = LUN_ME_EJECT_REQUEST; bit <= LUN_ME_NEW_MEDIA;
+	     bit <<= 1)
+		if (l->media_events & bit) {
+			ev = bit;
+			break;
+		}
+	l->media_events &= ~ev;
+	pthread_mutex_unlock(&l->lock);
+	return ev;
+}
+
+void lun_media_munlock(struct lun *l)
+{
+	const uint64_t chunk = 1ull << 30;   /* page-aligned steps */
+
+	pthread_mutex_lock(&l->lock);
+	for (uint64_t off = 0; l->media && l->media->direct &&
+	     off < l->media->be->size; off += chunk) {
+		uint64_t left = l->media->be->size - off;
+		uint32_t n = (uint32_t)(left < chunk ? left : chunk);
+		const void *p = backend_map(l->media->be, n, off);
+
+		if (p)
+			(void)munlock(p, n);
+	}
+	pthread_mutex_unlock(&l->lock);
 }
 
 void lun_add_ua(struct lun *l, unsigned ua)
@@ -687,6 +793,25 @@ int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 	r = backend_pread(m->be, buf, len, offset);
 	us = lun_now_us() - t0;
 	lun_account(l, false, r, len, &us);
+	lun_media_put(l, m);
+	return r;
+}
+
+int lun_try_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
+		 uint64_t offset)
+{
+	struct lun_media *m;
+	uint64_t t0, us;
+	int r;
+
+	if (lun_media_get(l, gen, &m) < 0)
+		return 1;
+	t0 = lun_now_us();
+	r = backend_try_pread(m->be, buf, len, offset);
+	if (r == 0) {
+		us = lun_now_us() - t0;
+		lun_account(l, false, 0, len, &us);
+	}
 	lun_media_put(l, m);
 	return r;
 }
@@ -863,13 +988,38 @@ const char *lun_state_name(enum lun_state s)
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
+static void lun_stat_put(void *ctx, const char *layer, const char *key,
+			 uint64_t value, bool counter)
+{
+	struct lun_info *o = ctx;
+	struct lun_layer_stat *st;
+
+	if (o->nlayer_stats >= LUN_LAYER_STATS)
+		return;
+	st = &o->layer_stats[o->nlayer_stats++];
+	snprintf(st->layer, sizeof st->layer, "%s", layer);
+	snprintf(st->key, sizeof st->key, "%s", key);
+	st->value = value;
+	st->counter = counter;
+}
+
 void lun_get_info(struct lun *l, struct lun_info *o)
 {
+	pthread_mutex_lock(&l->lock);
+	lun_get_info_locked(l, o);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void lun_get_info_locked(struct lun *l, struct lun_info *o)
+{
+	struct backend_stat_sink sink = { .put = lun_stat_put, .ctx = o };
+
 	o->id = l->id;
+	o->type = l->type;
+	o->host_eject = l->host_eject;
 	o->removable = l->removable;
 	o->cfg_readonly = l->cfg_readonly;
 	o->block_size = l->block_size;
-	pthread_mutex_lock(&l->lock);
 	o->state = l->state;
 	o->changing = l->changing;
 	o->prevent = l->prevent;
@@ -884,5 +1034,10 @@ void lun_get_info(struct lun *l, struct lun_info *o)
 	memcpy(o->image, l->image, sizeof o->image);
 	memcpy(o->error, l->last_error, sizeof o->error);
 	o->stats = l->stats;
-	pthread_mutex_unlock(&l->lock);
+	o->eject_requests = l->eject_requests;
+	o->eject_refused = l->eject_refused;
+	o->nlayer_stats = 0;
+	/* Layers' stats never block on I/O (backend.h): fine under the lock. */
+	if (l->media && l->state == LUN_READY)
+		backend_stats(l->media->be, &sink);
 }

@@ -75,6 +75,7 @@ struct lun;
 enum lun_event {
 	LUN_EV_MEDIA,      /* state, media or error changed */
 	LUN_EV_LOCK,       /* host PREVENT MEDIUM REMOVAL changed */
+	LUN_EV_EJECT_REQUEST, /* the host asked to eject (START STOP UNIT) */
 };
 typedef void (*lun_observer_fn)(struct lun *l, enum lun_event ev, void *arg);
 void lun_set_observer(lun_observer_fn fn, void *arg);
@@ -93,9 +94,23 @@ struct lun_snapshot {
 /* One opened media instance and its references (lun.c). */
 struct lun_media;
 
+/* Media events for GET EVENT STATUS NOTIFICATION (MMC media class),
+ * reported one at a time in this order. */
+#define LUN_ME_EJECT_REQUEST 0x1u  /* someone asked for the media: an admin
+                                    * eject the host's PREVENT refused */
+#define LUN_ME_REMOVAL       0x2u  /* media went away */
+#define LUN_ME_NEW_MEDIA     0x4u  /* media came in */
+
+struct scsi_cmdset;
+
 struct lun {
 	/* Fixed after lun_init. */
 	unsigned id;
+	enum config_lun_type type;
+	/* The command set of the type (scsi.h): it fixes the block size,
+	 * device type, removability and read-only rules below. */
+	const struct scsi_cmdset *cmdset;
+	bool host_eject;           /* honour the host's START STOP eject */
 	bool removable;
 	bool cfg_readonly;
 	uint32_t block_size;
@@ -105,6 +120,9 @@ struct lun {
 	/* Layer specs (config, outliving the LUN) stacked over every media
 	 * this LUN opens, bottom-most first; NULL for none. */
 	const char *const *layers;
+	/* Those network media gets when layers is NULL (config_network_
+	 * layers(): never NULL, maybe empty). */
+	const char *const *net_layers;
 
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* state changed, or retired media closed */
@@ -116,6 +134,7 @@ struct lun {
 	char *source;              /* current media, or the last one after a
 	                            * host eject so a load can reinsert it */
 	bool source_readonly;      /* `source` was inserted read-only */
+	const struct uri_policy *source_policy; /* `source`'s, or NULL */
 	bool host_ejected;         /* emptied by START STOP UNIT (LoEj) */
 	bool readonly;             /* cfg_readonly || media read-only */
 	uint32_t media_gen;
@@ -124,6 +143,9 @@ struct lun {
 	char last_error[256];      /* last media open error, for status */
 	struct lun_stats stats;
 	bool changing;             /* an admin media change is running */
+	unsigned media_events;     /* LUN_ME_* not yet reported */
+	uint64_t eject_requests;   /* host START STOP UNIT ejects asked ... */
+	uint64_t eject_refused;    /* ... and refused */
 	char image[65];            /* catalog name of the media, or "" */
 
 	/* Owned by the USB thread (scsi.c); not under the lock.  The sense
@@ -154,6 +176,12 @@ int lun_insert(struct lun *l, const char *source, bool readonly,
  * (ejecting an empty LUN succeeds).  by_host marks the eject as the host's
  * own (START STOP UNIT) so lun_load() can close the tray again. */
 int lun_eject(struct lun *l, bool force, bool by_host);
+/* lun_eject() that also fills *result (when non-NULL) under the lock, as
+ * the eject left the LUN: a reply describes this change, not a later
+ * one. */
+struct lun_info;
+int lun_eject_info(struct lun *l, bool force, bool by_host,
+		   struct lun_info *result);
 
 /* Host "close the tray" (START STOP UNIT LoEj+Start): reopens the media the
  * host ejected, on the executor.  Returns at once: 1 when a load started
@@ -174,7 +202,24 @@ void lun_set_executor(struct mio *m);
 
 void lun_set_prevent(struct lun *l, bool prevent);
 
+/* The host's START STOP UNIT eject: counted and reported to the observer
+ * (LUN_EV_EJECT_REQUEST) whether or not it is honoured.  Returns whether
+ * the config lets the host eject (host_eject). */
+bool lun_host_eject_request(struct lun *l, bool refused_by_prevent);
+
+/* Takes the next media event (one LUN_ME_* bit, in the order above), or 0
+ * when none is pending. */
+unsigned lun_take_media_event(struct lun *l);
+
 /* --- for the admin API ---------------------------------------------- */
+
+/* The layer specs media from source opens with, given a LUN's config
+ * layers and network layers (config_network_layers()): layers when set
+ * (they serve whatever media goes in), else net for a source its backend
+ * cannot read in place (a network one), else NULL.  The one rule for a
+ * LUN's media and for warm jobs with that LUN's layers. */
+const char *const *lun_layers_pick(const char *const *layers,
+				   const char *const *net, const char *source);
 
 /* What to insert.  options: "key=value" strings for the backend
  * (NULL-terminated, or NULL); image: the catalog name, or NULL;
@@ -186,6 +231,14 @@ struct lun_media_req {
 	const char *const *options;
 	const char *image;
 	const char *const *layers;
+	/* A client's source: the policy it was checked against (uri.h),
+	 * handed to the backend and kept for a host's reload; NULL for the
+	 * config's.  Outlives the LUN's use of it (the API's). */
+	const struct uri_policy *policy;
+	/* When non-NULL, filled under the lock the moment this change ends
+	 * (installed, or failed), so a reply describes this change and not
+	 * a later one. */
+	struct lun_info *result;
 };
 
 /* lun_insert() with options and a catalog name. */
@@ -208,11 +261,23 @@ void lun_change_end(struct lun *l);
 
 #define LUN_SOURCE_SHOW 4200   /* a redacted source fits */
 
+/* One statistic a layer of the media reports (backend_ops.stats). */
+#define LUN_LAYER_STATS 64
+struct lun_layer_stat {
+	char layer[16];
+	char key[32];
+	uint64_t value;
+	bool counter;
+};
+
 /* A copy of everything the API shows, taken under the lock.  source is
  * the current media (or the one whose open failed, or the one the host
  * ejected), redacted with backend_redact(); "" when none. */
 struct lun_info {
 	unsigned id;
+	enum config_lun_type type;
+	bool host_eject;
+	uint64_t eject_requests, eject_refused;
 	bool removable, cfg_readonly;
 	uint32_t block_size;
 	enum lun_state state;
@@ -223,6 +288,10 @@ struct lun_info {
 	char image[65];
 	char error[256];           /* last open error, "" when none */
 	struct lun_stats stats;
+	/* The media's layer statistics (backend_stats), top layer first;
+	 * none when not READY. */
+	unsigned nlayer_stats;
+	struct lun_layer_stat layer_stats[LUN_LAYER_STATS];
 };
 void lun_get_info(struct lun *l, struct lun_info *out);
 const char *lun_state_name(enum lun_state s);
@@ -250,6 +319,11 @@ void lun_media_put(struct lun *l, struct lun_media *m);
  * data or timing) goes through the media I/O workers. */
 bool lun_media_direct(struct lun *l, uint32_t gen);
 
+/* Unlocks the pages of media served in place (a mapped image) after an
+ * mlockall(): a locked mapping would pin the whole image, a 5 GB
+ * installer, in RAM.  Never waits on media. */
+void lun_media_munlock(struct lun *l);
+
 /* I/O on the media of generation `gen`, in bytes.  Returns 0 or a negative
  * enum backend_err; BE_ENOMEDIUM / BE_ECHANGED when the media is gone or
  * was swapped since the command started.  These wait for the media: call
@@ -257,6 +331,13 @@ bool lun_media_direct(struct lun *l, uint32_t gen);
  * wait on a network). */
 int lun_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
 	     uint64_t offset);
+/* A read the media can answer from memory without waiting (a cache
+ * layer's hit, backend_try_pread): 0 with buf filled (counted like
+ * lun_read), 1 when it must go to lun_read on a worker (no media, a
+ * stale gen, bytes not in memory).  Never blocks: the USB thread tries it
+ * before it hands a read to a worker. */
+int lun_try_read(struct lun *l, uint32_t gen, void *buf, uint32_t len,
+		 uint64_t offset);
 int lun_write(struct lun *l, uint32_t gen, const void *buf, uint32_t len,
 	      uint64_t offset, bool fua);
 int lun_flush(struct lun *l, uint32_t gen);

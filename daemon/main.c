@@ -173,8 +173,9 @@ static int setup_signals(struct daemon *d)
 /* The USB thread is latency-bound: every command waits for it.  Real-time
  * scheduling and locked memory keep it from being scheduled late or
  * faulting pages in on the data path. */
-static void setup_realtime(const struct config *cfg)
+static void setup_realtime(struct daemon *d)
 {
+	const struct config *cfg = d->cfg;
 	struct sched_param sp = { .sched_priority = (int)cfg->usb.realtime_priority };
 
 	if (cfg->usb.realtime_priority == 0)
@@ -182,8 +183,13 @@ static void setup_realtime(const struct config *cfg)
 	if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
 		log_warn("cannot use real-time priority %d (needs CAP_SYS_NICE); "
 			 "continuing with normal scheduling", sp.sched_priority);
-	if (mlockall(MCL_CURRENT) < 0)
+	/* MCL_ONFAULT: lock pages as they are touched, never read in whole
+	 * mappings; the images mapped by then are unlocked again (a 5 GB
+	 * ISO in the config would otherwise be read into RAM and pinned). */
+	if (mlockall(MCL_CURRENT | MCL_ONFAULT) < 0)
 		log_debug(LOG_MOD_FFS, "mlockall: %s", strerror(errno));
+	for (unsigned i = 0; i < cfg->nluns; i++)
+		lun_media_munlock(&d->luns[i]);
 }
 
 static int setup_luns(struct daemon *d)
@@ -442,7 +448,7 @@ static int run_daemon(struct daemon *d)
 		goto out;
 	if (d->no_usb || start_usb(d) == 0) {
 		if (!d->no_usb)
-			setup_realtime(d->cfg);
+			setup_realtime(d);
 		/* After: the media I/O workers and the serial thread inherit
 		 * the USB thread's policy (every command waits for them). */
 		if (start_media_workers(d) < 0) {

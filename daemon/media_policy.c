@@ -1,224 +1,171 @@
 /* media_policy.c — which media sources an API client may insert.
  *
  * The config's catalog (images:) is trusted; a source a client types is
- * not.  It must:
- *   - use a scheme in api.allowed_schemes (a plain path counts as "file");
- *   - for local files, resolve (realpath: "..", symlinks) to a file
- *     inside api.allowed_dir; the resolved path is what gets opened, so a
- *     symlink swapped after the check cannot point it elsewhere;
- *   - for network URIs, name a host in api.allowed_hosts when that list
- *     is set ("*.example.com" matches any subdomain).
+ * not.  The decision is backends/uri.c's (uri_parse + uri_policy_check,
+ * the parser every backend uses too); this file adds what only a
+ * front end knows:
+ *   - local files are opened once here, beneath api.allowed_dir
+ *     (uri_open_beneath), to answer "no such file" or "not a regular
+ *     file" before anything is ejected; the backend opens the same way
+ *     again, so the check that matters is the open that serves;
+ *   - options naming local files (ca-file, client-cert, ...) cannot come
+ *     from a client: which file of the board becomes a key or a trust
+ *     anchor is the config's business, and the error is the same
+ *     whether the file exists or not;
+ *   - the checked, canonical source goes into out, and the policy rides
+ *     along to the backend (media.c: lun_media_req.policy).
  * Messages never echo the source whole (it may carry credentials).
  */
 #include "media.h"
+#include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int media_policy_init(struct media_policy *p, const struct config_api *cfg)
 {
-	memset(p, 0, sizeof *p);
-	p->schemes = (const char *const *)cfg->allowed_schemes;
-	p->hosts = (const char *const *)cfg->allowed_hosts;
-	if (cfg->allowed_dir && (p->dir = realpath(cfg->allowed_dir, NULL)) ==
-	    NULL && errno != ENOENT)
+	if (uri_policy_init(&p->uri, (const char *const *)cfg->allowed_schemes,
+			    (const char *const *)cfg->allowed_hosts,
+			    cfg->allowed_dir) < 0) {
+		log_err("api: allowed_dir %s", cfg->allowed_dir);
 		return -1;
+	}
 	return 0;
 }
 
 void media_policy_fini(struct media_policy *p)
 {
-	free(p->dir);
-	p->dir = NULL;
+	uri_policy_fini(&p->uri);
 }
 
-/* The scheme of source ("nbd" of "nbd://x", "memory" of "memory:64M"),
- * or "file" for a plain path, into buf.  -1 when malformed. */
-static int policy_scheme(const char *source, char *buf, size_t len)
+/* The pre-open of a local file: the same open the backend makes. */
+static int policy_probe_file(const struct media_policy *p, const char *path,
+			     const char **code, char *msg, size_t msglen)
 {
-	size_t n = strspn(source, "abcdefghijklmnopqrstuvwxyz"
-				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+	struct stat st;
+	int fd = uri_open_beneath(&p->uri, path, O_PATH);
+	int e = errno;
 
-	if (source[0] == '/' || n == 0 || source[n] != ':') {
-		snprintf(buf, len, "file");
-		return source[0] == '/' ? 0 : -1;
-	}
-	if (n >= len)
+	if (fd < 0) {
+		*code = e == ENOENT ? "source_not_found" : "path_not_allowed";
+		snprintf(msg, msglen, "%s", e == ENOENT ? "no such file" :
+			 e == EXDEV || e == ELOOP ? "the path leaves "
+			 "api.allowed_dir (through a symlink or \"..\")" :
+			 strerror(e));
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = (char)tolower((unsigned char)source[i]);
-	buf[n] = '\0';
+	}
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) ||
+				    S_ISBLK(st.st_mode))) {
+		close(fd);
+		*code = "path_not_allowed";
+		snprintf(msg, msglen, "not a regular file or block device");
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
-static bool policy_in_list(const char *const *list, const char *s)
+/* Keys whose value is a local file's name. */
+static bool policy_file_key(const char *kv, size_t n)
 {
-	for (; list && *list; list++)
-		if (strcasecmp(*list, s) == 0)
+	static const char *const keys[] = {
+		"ca-file", "ca-path", "client-cert", "client-key",
+		"tls-certificates", "tls-psk-file", NULL,
+	};
+
+	for (const char *const *k = keys; *k; k++)
+		if (strlen(*k) == n && strncmp(*k, kv, n) == 0)
 			return true;
 	return false;
 }
 
-/* "*.example.com" matches "a.example.com" (not "example.com"). */
-static bool policy_host_match(const char *pattern, const char *host)
+/* Any "key=value" of the list (or of the '&'-separated fragment) names
+ * a local file: the key into bad. */
+static bool policy_names_file(const char *const *options, const char *frag,
+			      char *bad, size_t badlen)
 {
-	size_t hl = strlen(host), pl = strlen(pattern);
-
-	if (pattern[0] == '*' && pattern[1] == '.')
-		return hl > pl - 1 &&
-		       strcasecmp(host + hl - (pl - 1), pattern + 1) == 0;
-	return strcasecmp(pattern, host) == 0;
-}
-
-/* The host of "scheme://[user@]host[:port]/...", brackets kept off an
- * IPv6 literal.  "" for nbd+unix:/// style URIs. */
-static int policy_uri_host(const char *source, char *host, size_t len)
-{
-	const char *a = strstr(source, "://"), *end, *at;
-	size_t n;
-
-	if (!a)
-		return -1;
-	a += 3;
-	end = a + strcspn(a, "/?#");
-	at = memchr(a, '@', (size_t)(end - a));
-	while (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
-		at = memchr(at + 1, '@', (size_t)(end - at - 1));
-	if (at)
-		a = at + 1;
-	if (*a == '[') {
-		const char *rb = memchr(a, ']', (size_t)(end - a));
-		if (!rb)
-			return -1;
-		a++;
-		end = rb;
-	} else {
-		const char *colon = memchr(a, ':', (size_t)(end - a));
-		if (colon)
-			end = colon;
-	}
-	n = (size_t)(end - a);
-	if (n >= len)
-		return -1;
-	memcpy(host, a, n);
-	host[n] = '\0';
-	return 0;
-}
-
-/* Inside dir: equal to it, or below it with a '/' after the prefix. */
-static bool policy_inside(const char *dir, const char *path)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 && path[n] == '/';
-}
-
-static int policy_check_file(const struct media_policy *p, const char *source,
-			  char *out, size_t outlen, const char **code,
-			  char *msg, size_t msglen)
-{
-	const char *path = strncmp(source, "file://", 7) == 0 ? source + 7
-							      : source;
-	char *real;
-	struct stat st;
-
-	*code = "path_not_allowed";
-	if (path[0] != '/' || strpbrk(path, "?#")) {
-		snprintf(msg, msglen, "a local file must be an absolute path");
-		return -1;
-	}
-	if (!p->dir) {
-		snprintf(msg, msglen, "local files are not allowed "
-			 "(api.allowed_dir does not exist)");
-		return -1;
-	}
-	if ((real = realpath(path, NULL)) == NULL) {
-		*code = errno == ENOENT ? "source_not_found" : "path_not_allowed";
-		snprintf(msg, msglen, "%s: %s", errno == ENOENT ?
-			 "no such file" : "cannot resolve the path",
-			 strerror(errno));
-		return -1;
-	}
-	if (!policy_inside(p->dir, real) || stat(real, &st) < 0 ||
-	    !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-		snprintf(msg, msglen, policy_inside(p->dir, real) ?
-			 "not a regular file or block device" :
-			 "the path resolves outside api.allowed_dir (%s)",
-			 p->dir);
-		free(real);
-		return -1;
-	}
-	snprintf(out, outlen, "%s", real);
-	free(real);
-	return 0;
-}
-
-static int policy_check_host(const struct media_policy *p, const char *source,
-			  const char **code, char *msg, size_t msglen)
-{
-	char host[256];
-
-	if (!p->hosts)
-		return 0;
-	*code = "host_not_allowed";
-	if (policy_uri_host(source, host, sizeof host) < 0) {
-		*code = "source_invalid";
-		snprintf(msg, msglen, "cannot find the host in the URI");
-		return -1;
-	}
-	for (const char *const *h = p->hosts; *h; h++)
-		if (policy_host_match(*h, host))
-			return 0;
-	snprintf(msg, msglen, "host \"%.64s\" is not in api.allowed_hosts",
-		 host);
-	return -1;
-}
-
-static bool policy_has_ctl(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	for (; options && *options; options++) {
+		size_t n = strcspn(*options, "=");
+		if (policy_file_key(*options, n)) {
+			snprintf(bad, badlen, "%.*s", (int)n, *options);
 			return true;
+		}
+	}
+	while (frag && *frag) {
+		size_t len = strcspn(frag, "&"), n = strcspn(frag, "=&");
+		if (policy_file_key(frag, n)) {
+			snprintf(bad, badlen, "%.*s", (int)n, frag);
+			return true;
+		}
+		frag += len + (frag[len] ? 1 : 0);
+	}
+	return false;
+}
+
+/* An option with CR, LF or another control character (a header line
+ * injected on the wire): its key into bad. */
+static bool policy_options_ctl(const char *const *options, char *bad,
+			       size_t badlen)
+{
+	for (; options && *options; options++)
+		for (const char *c = *options; *c; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				snprintf(bad, badlen, "%.*s",
+					 (int)strcspn(*options, "=\r\n"),
+					 *options);
+				return true;
+			}
 	return false;
 }
 
 int media_policy_check(const struct media_policy *p, const char *source,
-		     char *out, size_t outlen, const char **code,
-		     char *msg, size_t msglen)
+		       const char *const *options, char *out, size_t outlen,
+		       const char **code, char *msg, size_t msglen)
 {
-	char scheme[32];
+	const char *hash;
+	struct uri u;
+	char key[32];
+	int r = -1;
 
 	*code = "source_invalid";
-	if (!source[0] || strlen(source) >= outlen || policy_has_ctl(source)) {
-		snprintf(msg, msglen, "the source must be 1..%zu bytes with "
-			 "no control characters", outlen - 1);
+	if (uri_parse(source, &u, msg, msglen) < 0) {
+		if (uri_scheme(source, key, sizeof key) == 0 &&
+		    !strcmp(key, "file"))
+			*code = "path_not_allowed";
 		return -1;
 	}
-	if (policy_scheme(source, scheme, sizeof scheme) < 0) {
-		snprintf(msg, msglen, "the source must be an absolute path "
-			 "or a URI (scheme://...)");
-		return -1;
+	if (strlen(u.canon) >= outlen) {
+		snprintf(msg, msglen, "the source is longer than %zu bytes",
+			 outlen - 1);
+		goto out;
 	}
-	if (!policy_in_list(p->schemes, scheme)) {
-		*code = "scheme_not_allowed";
-		snprintf(msg, msglen, "scheme \"%s\" is not in "
-			 "api.allowed_schemes", scheme);
-		return -1;
+	if (uri_policy_check(&p->uri, &u, code, msg, msglen) < 0)
+		goto out;
+	if (policy_options_ctl(options, key, sizeof key)) {
+		*code = "option_invalid";
+		snprintf(msg, msglen, "option \"%s\": control characters "
+			 "(CR, LF, ...) are not allowed", key);
+		goto out;
 	}
-	if (strcmp(scheme, "file") == 0)
-		return policy_check_file(p, source, out, outlen, code, msg, msglen);
-	/* Unix-socket URIs (nbd+unix) have no host to check. */
-	if (strstr(source, "://") && !strstr(scheme, "unix") &&
-	    policy_check_host(p, source, code, msg, msglen) < 0)
-		return -1;
-	snprintf(out, outlen, "%s", source);
-	return 0;
+	hash = u.kind == URI_PATH ? NULL : strchr(u.canon, '#');
+	if (policy_names_file(options, hash ? hash + 1 : NULL, key,
+			      sizeof key)) {
+		*code = "option_not_allowed";
+		snprintf(msg, msglen, "option \"%s\" names a local file: "
+			 "only the config's catalog (images:) may do that",
+			 key);
+		goto out;
+	}
+	if (u.kind == URI_PATH &&
+	    policy_probe_file(p, u.canon, code, msg, msglen) < 0)
+		goto out;
+	snprintf(out, outlen, "%s", u.canon);
+	r = 0;
+out:
+	uri_free(&u);
+	return r;
 }

@@ -13,12 +13,19 @@
  *   netstick_backend_latency_seconds{lun,op}     histogram, op=read|write
  *   netstick_api_replies_total{class}            2xx..5xx
  *   netstick_api_auth_failures_total
+ *   netstick_api_deadline_drops_total, netstick_api_streams_refused_total
  *   netstick_events_subscribers                  open SSE streams
+ *   netstick_warm_fetched_bytes_total{lun}       what warm jobs with the
+ *                                                LUN's layers fetched
  *
- * Cache metrics (hit ratio) join when the cache layer exists.
+ *   netstick_layer_NAME_KEY[_total]{lun}        what layer NAME reports
+ *                                                (backend_ops.stats; keys in
+ *                                                docs/layers.md), e.g.
+ *                                                netstick_layer_cache_hits_total
  */
 #include "api_int.h"
 #include "events.h"
+#include "warm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +127,56 @@ static void metrics_luns(FILE *f, const struct lun_info *in, unsigned n)
 	}
 }
 
+static bool metrics_same_stat(const struct lun_layer_stat *a,
+			      const struct lun_layer_stat *b)
+{
+	return strcmp(a->layer, b->layer) == 0 && strcmp(a->key, b->key) == 0;
+}
+
+/* Whether (layer, key) was printed already for an earlier LUN or stat. */
+static bool metrics_layer_seen(const struct lun_info *in, unsigned lun,
+			       unsigned idx)
+{
+	const struct lun_layer_stat *st = &in[lun].layer_stats[idx];
+
+	for (unsigned i = 0; i <= lun; i++)
+		for (unsigned k = 0; k < (i == lun ? idx : in[i].nlayer_stats);
+		     k++)
+			if (metrics_same_stat(&in[i].layer_stats[k], st))
+				return true;
+	return false;
+}
+
+/* The family of st: its header, then the sample of every LUN from
+ * `from` on that reports it. */
+static void metrics_layer_family(FILE *f, const struct lun_info *in,
+				 unsigned from, unsigned n,
+				 const struct lun_layer_stat *st)
+{
+	char name[96];
+
+	snprintf(name, sizeof name, "netstick_layer_%s_%s%s", st->layer,
+		 st->key, st->counter ? "_total" : "");
+	metrics_help(f, name, st->counter ? "counter" : "gauge",
+		     "Layer statistic (docs/layers.md).");
+	for (unsigned j = from; j < n; j++)
+		for (unsigned m = 0; m < in[j].nlayer_stats; m++)
+			if (metrics_same_stat(&in[j].layer_stats[m], st))
+				fprintf(f, "%s{lun=\"%u\"} %llu\n", name, in[j].id,
+					(unsigned long long)
+					in[j].layer_stats[m].value);
+}
+
+/* One family per (layer, key), in the order first met. */
+static void metrics_layers(FILE *f, const struct lun_info *in, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < in[i].nlayer_stats; k++)
+			if (!metrics_layer_seen(in, i, k))
+				metrics_layer_family(f, in, i, n,
+						     &in[i].layer_stats[k]);
+}
+
 static void metrics_api(FILE *f, struct api_server *s)
 {
 	metrics_help(f, "netstick_api_replies_total", "counter",
@@ -131,9 +188,29 @@ static void metrics_api(FILE *f, struct api_server *s)
 		     "Requests refused for a missing or wrong token.");
 	fprintf(f, "netstick_api_auth_failures_total %llu\n",
 		(unsigned long long)atomic_load(&s->auth_failures));
+	metrics_help(f, "netstick_api_deadline_drops_total", "counter",
+		     "Connections dropped without a complete request in time.");
+	fprintf(f, "netstick_api_deadline_drops_total %llu\n",
+		(unsigned long long)atomic_load(&s->deadline_drops));
+	metrics_help(f, "netstick_api_streams_refused_total", "counter",
+		     "Event streams refused over the per-address or total cap.");
+	fprintf(f, "netstick_api_streams_refused_total %llu\n",
+		(unsigned long long)atomic_load(&s->sse_refused));
 	metrics_help(f, "netstick_events_subscribers", "gauge",
 		     "Open event streams.");
 	fprintf(f, "netstick_events_subscribers %u\n", events_subscribers());
+}
+
+static void metrics_warm(FILE *f, struct api_server *s,
+			 const struct lun_info *in, unsigned n)
+{
+	metrics_help(f, "netstick_warm_fetched_bytes_total", "counter",
+		     "Bytes warm jobs with the LUN's layers fetched from the "
+		     "media.");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "netstick_warm_fetched_bytes_total{lun=\"%u\"} "
+			"%llu\n", in[i].id, (unsigned long long)
+			warm_lun_fetched(s->warm, in[i].id));
 }
 
 char *metrics_render(struct api_server *s, size_t *len)
@@ -156,6 +233,8 @@ char *metrics_render(struct api_server *s, size_t *len)
 		(double)(api_now_ms() - s->started_ms) / 1000.0);
 	metrics_usb(f, s);
 	metrics_luns(f, infos, s->nluns);
+	metrics_layers(f, infos, s->nluns);
+	metrics_warm(f, s, infos, s->nluns);
 	metrics_api(f, s);
 	free(infos);
 	if (fclose(f) != 0) {

@@ -1,5 +1,26 @@
-/* scsi.h — the SCSI command set of a disk LUN (SPC-4 / SBC-3 subset that
- * USB hosts use; see ../shared/HOSTS.md).
+/* scsi.h — the SCSI command sets of a LUN (the SPC-4 / SBC-3 / MMC-6
+ * subsets USB hosts use; see ../shared/HOSTS.md).
+ *
+ * Each LUN type has a command set (struct scsi_cmdset): a table of its own
+ * commands beside the shared SPC table, and the rules of the device it
+ * presents (peripheral device type, logical block size, removability,
+ * read-only media, VPD and mode pages):
+ *
+ *   file           what                                  LUN type
+ *   scsi.c         dispatch, block I/O helpers, the       all
+ *                  data phase and media jobs
+ *   scsi_spc.c     shared commands (TEST UNIT READY,      all
+ *                  REQUEST SENSE, INQUIRY, MODE, START
+ *                  STOP UNIT, PREVENT ...)
+ *   scsi_sbc.c     READ/WRITE/VERIFY/SYNCHRONIZE CACHE,   disk
+ *                  READ CAPACITY(10/16)
+ *   scsi_mmc.c     READ TOC, disc/track information,      cdrom
+ *                  READ CD, speed, mechanism status
+ *   scsi_mmc_features.c  GET CONFIGURATION, GET EVENT     cdrom
+ *                  STATUS NOTIFICATION, READ DISC
+ *                  STRUCTURE, GET PERFORMANCE
+ *   scsi_inquiry.c, scsi_mode.c  INQUIRY data and mode pages, per the
+ *                  command set's lists
  *
  * The transport (BOT) hands a CDB to scsi_cmd_prepare(), which decides the
  * data direction and length the device intends (Di/Do in BOT terms), fills
@@ -52,6 +73,38 @@ enum scsi_job {
 	SCSI_JOB_VERIFY,       /* VERIFY BYTCHK=0: read the range back */
 	SCSI_JOB_LOAD_WAIT,    /* START STOP UNIT load, IMMED=0 */
 };
+
+/* One command set: the rules of the device a LUN type presents.  The
+ * tables (struct scsi_op) are internal to scsi*.c (scsi_int.h). */
+struct scsi_op;
+struct scsi_cmdset {
+	const char *name;            /* "disk", "cdrom" */
+	uint8_t device_type;         /* INQUIRY peripheral device type */
+	uint32_t block_size;         /* fixed logical block size; 0: the
+	                              * config's (512 or 4096) */
+	bool removable;              /* always removable (RMB=1) */
+	bool readonly;               /* its media is always read-only */
+	const struct scsi_op *ops;   /* searched before the shared SPC ops */
+	size_t nops;
+	const uint8_t *vpd_pages;    /* INQUIRY VPD pages offered */
+	size_t nvpd_pages;
+	const uint8_t *mode_pages;   /* MODE SENSE pages offered */
+	size_t nmode_pages;
+	bool block_descriptors;      /* MODE SENSE returns them (SBC) */
+};
+
+/* The command set of a LUN type (never NULL: unknown types are disks). */
+const struct scsi_cmdset *scsi_cmdset_of(enum config_lun_type t);
+
+/* What a cdrom LUN's media is presented as, by its size (MMC profile):
+ * 0x0008 CD-ROM while every address fits MSF, else 0x0010 DVD-ROM; 0
+ * when size is 0 (no media). */
+#define MMC_PROFILE_NONE   0x0000
+#define MMC_PROFILE_CDROM  0x0008
+#define MMC_PROFILE_DVDROM 0x0010
+uint16_t mmc_profile_of(uint64_t size);
+/* "cd-rom", "dvd-rom" or NULL, for the API. */
+const char *mmc_profile_name(uint16_t profile);
 
 struct scsi_target {
 	struct lun *luns;
@@ -127,6 +180,11 @@ bool scsi_data_async(const struct scsi_cmd *c);
  * byte off into buf.  0 or a backend error (for scsi_read_failed). */
 int scsi_media_read(struct lun *l, const struct scsi_cmd *c, uint64_t off,
 		    void *buf, uint32_t len);
+/* On the USB thread, before a read goes to a worker: 0 when the media
+ * had the bytes in memory (buf filled), 1 when scsi_media_read() must
+ * fetch them.  Never blocks. */
+int scsi_media_try_read(struct lun *l, const struct scsi_cmd *c,
+			uint64_t off, void *buf, uint32_t len);
 /* A media read at command byte off failed with err: CHECK CONDITION with
  * the LBA in INFORMATION. */
 void scsi_read_failed(struct lun *l, struct scsi_cmd *c, uint64_t off,
@@ -151,14 +209,5 @@ void scsi_job_done(struct lun *l, struct scsi_cmd *c);
  * parameter lists (MODE SELECT) and records the sense for REQUEST SENSE.
  * Returns the final SCSI status. */
 uint8_t scsi_cmd_complete(struct lun *l, struct scsi_cmd *c, uint64_t moved);
-
-/* Internal to scsi*.c: helpers shared by the command files. */
-void scsi_fail(struct scsi_cmd *c, uint32_t sense);
-void scsi_reply(struct scsi_cmd *c, uint32_t len, uint32_t alloc_len);
-void scsi_inquiry(const struct scsi_target *t, struct lun *l,
-		  struct scsi_cmd *c);
-void scsi_mode_sense(struct lun *l, struct scsi_cmd *c);
-void scsi_mode_select(struct lun *l, struct scsi_cmd *c);
-void scsi_mode_select_data(struct lun *l, struct scsi_cmd *c, uint32_t len);
 
 #endif

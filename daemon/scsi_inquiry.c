@@ -1,14 +1,15 @@
-/* scsi_inquiry.c — INQUIRY: standard data and the VPD pages.
+/* scsi_inquiry.c — INQUIRY: standard data and the VPD pages.  The device
+ * type and the pages offered are the LUN's command set's (scsi_sbc.c:
+ * 0x00 0x80 0x83 0xB0 0xB1; scsi_mmc.c: 0x00 0x80 0x83):
  *
- *   page  contents                         why
- *   0x00  supported pages                  required
- *   0x80  unit serial number               Windows, udev by-id names
- *   0x83  T10 vendor id + NAA locally      stable identifiers (udev, multipath)
- *         assigned designators
- *   0xB0  block limits                     max/optimal transfer for the host
- *   0xB1  block device characteristics    non-rotating: no seek scheduling
+ *   page  contents
+ *   0x00  supported pages
+ *   0x80  unit serial number
+ *   0x83  T10 vendor id + NAA locally assigned designators
+ *   0xB0  block limits (max/optimal transfer)
+ *   0xB1  block device characteristics (non-rotating)
  */
-#include "scsi.h"
+#include "scsi_int.h"
 #include "bytes.h"
 #include "sense.h"
 
@@ -16,7 +17,6 @@
 #include <string.h>
 
 #define INQ_STD_LEN 36
-#define INQ_TYPE_DISK 0x00
 #define INQ_VERSION_SPC4 0x06
 
 /* Largest transfer we advertise per command, in bytes. */
@@ -34,7 +34,7 @@ static void inq_pad(uint8_t *dst, const char *s, size_t width)
 static uint32_t inq_standard(struct lun *l, uint8_t *b)
 {
 	memset(b, 0, INQ_STD_LEN);
-	b[0] = INQ_TYPE_DISK;
+	b[0] = l->cmdset->device_type;
 	b[1] = l->removable ? 0x80 : 0;
 	b[2] = INQ_VERSION_SPC4;
 	b[3] = 0x02;                       /* response data format 2 */
@@ -45,13 +45,16 @@ static uint32_t inq_standard(struct lun *l, uint8_t *b)
 	return INQ_STD_LEN;
 }
 
-static const uint8_t inq_pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1 };
-
-static uint32_t inq_vpd_supported(uint8_t *b)
+static uint32_t inq_vpd_supported(const struct scsi_cmdset *cs, uint8_t *b)
 {
-	b[3] = sizeof inq_pages;
-	memcpy(b + 4, inq_pages, sizeof inq_pages);
-	return 4 + sizeof inq_pages;
+	b[3] = (uint8_t)cs->nvpd_pages;
+	memcpy(b + 4, cs->vpd_pages, cs->nvpd_pages);
+	return 4 + (uint32_t)cs->nvpd_pages;
+}
+
+static bool inq_vpd_offered(const struct scsi_cmdset *cs, uint8_t page)
+{
+	return memchr(cs->vpd_pages, page, cs->nvpd_pages) != NULL;
 }
 
 static uint32_t inq_vpd_serial(struct lun *l, uint8_t *b)
@@ -116,10 +119,12 @@ static void inq_vpd(struct lun *l, struct scsi_cmd *c, uint32_t alloc)
 	uint32_t len;
 
 	memset(b, 0, 256);
-	b[0] = INQ_TYPE_DISK;
+	b[0] = l->cmdset->device_type;
 	b[1] = c->cdb[2];
+	if (!inq_vpd_offered(l->cmdset, c->cdb[2]))
+		return scsi_fail(c, SENSE_INVALID_FIELD_CDB);
 	switch (c->cdb[2]) {
-	case 0x00: len = inq_vpd_supported(b); break;
+	case 0x00: len = inq_vpd_supported(l->cmdset, b); break;
 	case 0x80: len = inq_vpd_serial(l, b); break;
 	case 0x83: len = inq_vpd_devid(l, b); break;
 	case 0xb0: len = inq_vpd_block_limits(l, b); break;
@@ -129,12 +134,12 @@ static void inq_vpd(struct lun *l, struct scsi_cmd *c, uint32_t alloc)
 	scsi_reply(c, len, alloc);
 }
 
-void scsi_inquiry(const struct scsi_target *t, struct lun *l,
-		  struct scsi_cmd *c)
+void scsi_op_inquiry(const struct scsi_target *t, struct lun *l,
+		     struct scsi_cmd *c, const struct lun_snapshot *s)
 {
 	uint32_t alloc = get_be16(c->cdb + 3);
 
-	(void)t;
+	(void)t; (void)s;
 	if (c->cdb[1] & 0x02)                  /* CMDDT: obsolete */
 		return scsi_fail(c, SENSE_INVALID_FIELD_CDB);
 	if (c->cdb[1] & 0x01)

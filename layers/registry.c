@@ -8,6 +8,10 @@
 
 static const struct backend_ops *const layer_table[] = {
 	&layer_inject_ops,
+	&layer_cache_ops,
+	&layer_overlay_ops,
+	&layer_pcache_ops,
+	&layer_ratelimit_ops,
 };
 
 #define LAYER_TABLE_LEN (sizeof layer_table / sizeof layer_table[0])

@@ -13,16 +13,23 @@ set -euo pipefail
 mode=${1:-}
 
 BUILD_PKGS=(build-essential pkg-config libyaml-dev libaio-dev libsystemd-dev
-	libnbd-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libjson-c-dev libssl-dev)   # admin API, CLI
+	libnbd-dev libcurl4-openssl-dev libxml2-dev  # backends (uri.c: libxml2)
+	libmicrohttpd-dev libjson-c-dev libssl-dev    # admin API, CLI
+	libisofs-dev                                  # seed volumes (ISO 9660)
+	libcrypt-dev                                  # Redfish password hashes
+	libxxhash-dev)                                # pcache checksums
 TEST_PKGS=(
 	clang libclang-rt-14-dev valgrind            # sanitizers, fuzzers
 	qemu-system-x86 busybox-static kmod cpio     # the VM harness
 	sg3-utils fio dosfstools e2fsprogs mtools    # host-side tools in the VM
-	util-linux eject usbutils
+	util-linux eject usbutils xorriso             # (xorriso: ISO 9660 images, tests/vm/cdrom.sh)
+	genisoimage                                   # isoinfo: reads seed volumes back
 	nbdkit qemu-utils nginx-light openssl python3 # backend tests (real servers)
-	nbd-client gnuplot-nox curl iproute2         # make bench-net (kernel nbd peer, plot)
+	nbd-client gnuplot-nox curl iproute2 jq      # make bench-net (kernel nbd peer, plot); jq: tests/vm/cdrom.sh
+	grub-pc-bin grub-efi-amd64-bin               # make check-vm-fwboot: the boot image (and xorriso),
+	ovmf seabios usbredirect                     # the firmwares, the USB export
 	chromium                                      # web UI tests (playwright-core)
+	python3-sushy redfishtool                     # Redfish tests (the real clients)
 )
 # Node.js for the web UI tests: Debian's nodejs + npm unless a node is there.
 if [ -z "$mode" ] && ! command -v npm >/dev/null; then
@@ -38,7 +45,8 @@ DEB_PKGS=(dpkg-dev debhelper lintian fakeroot git systemd)
 # here.
 CROSS_ARCHES=(arm64 armhf)
 CROSS_DEV=(libyaml-dev libaio-dev libsystemd-dev libcurl4-openssl-dev
-	libmicrohttpd-dev libjson-c-dev libssl-dev pkgconf libgnutls30 libxml2)
+	libmicrohttpd-dev libjson-c-dev libssl-dev libcrypt-dev libxxhash-dev pkgconf libgnutls30
+	libxml2 libxml2-dev libisofs-dev)
 
 want=("${BUILD_PKGS[@]}")
 case $mode in

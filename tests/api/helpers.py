@@ -16,8 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NETSTICKD = os.environ.get("NETSTICKD", os.path.join(REPO, "build", "netstickd"))
@@ -200,3 +202,87 @@ def new_tmp():
 
 def rm_tmp(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the runner
+
+
+class Skip(Exception):
+    """Raised by a test that cannot run here (a tool is missing)."""
+
+
+def check(cond, what=""):
+    if not cond:
+        raise AssertionError(what)
+
+
+def expect(resp, status, code=None):
+    """resp is call()'s (status, headers, body): the status must be
+    `status` and, when given, the error code `code`; returns the body."""
+    st, _, body = resp
+    check(st == status, "status %s, want %s: %s" % (st, status, body))
+    if code is not None:
+        check(err_code(body) == code, "code %r, want %r: %s"
+              % (err_code(body), code, body))
+    return body
+
+
+class Suite:
+    """One file's tests: @SUITE.test registers a test, SUITE.main() runs
+    those whose name matches argv[1] (default: all), one line each ("ok
+    NAME", "FAIL NAME" and a traceback, "skip NAME: why"), then the closing
+    line "LABEL: N passed, N failed[, N skipped]"."""
+
+    def __init__(self, label):
+        self.label = label
+        self.tests = []
+
+    def test(self, fn):
+        self.tests.append(fn)
+        return fn
+
+    def main(self, start, daemons, tmp):
+        """start(): sets up what the tests share.  daemons(): after the
+        tests, [(daemon, must_live)]: each must exit 0 when stopped, and a
+        must_live one must still be running.  tmp(): a directory to remove
+        at the end, or None.  Returns the exit status."""
+        pattern = re.compile(sys.argv[1] if len(sys.argv) > 1 else "")
+        passed = failed = skipped = 0
+        try:
+            start()
+            for fn in self.tests:
+                if not pattern.search(fn.__name__):
+                    continue
+                try:
+                    fn()
+                    print("ok   %s" % fn.__name__)
+                    passed += 1
+                except Skip as e:
+                    print("skip %s: %s" % (fn.__name__, e))
+                    skipped += 1
+                except Exception:
+                    print("FAIL %s" % fn.__name__)
+                    traceback.print_exc(limit=3, file=sys.stdout)
+                    failed += 1
+            for d, must_live in daemons():
+                failed += self._finish(d, must_live)
+        finally:
+            cleanup()
+            if tmp():
+                rm_tmp(tmp())
+        line = "%s: %d passed, %d failed" % (self.label, passed, failed)
+        print(line + (", %d skipped" % skipped if skipped else ""))
+        return 1 if failed else 0
+
+    @staticmethod
+    def _finish(d, must_live):
+        if d is None or (not must_live and not d.alive()):
+            return 0
+        if not d.alive():
+            print("FAIL netstickd died:\n" + d.log_text())
+            return 1
+        rc = d.stop()
+        if rc != 0:
+            print("FAIL netstickd exit status %s" % rc)
+            return 1
+        return 0

@@ -5,8 +5,9 @@
 #   tests/api/run-api.sh [NAME_REGEX]
 #
 # Needs build/netstickd and build/netstick (NETSTICKD, NETSTICK_CLI
-# override them), python3 and, for the NBD cases, nbdkit.  Closing line:
-# "api: N passed, N failed".
+# override them), python3 and, for the NBD cases, nbdkit.  Closing lines:
+# "api: N passed, N failed", "api-hardening: N passed, N failed" and
+# "api-seed: N passed, N failed" (test_seed.py, seed volumes).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export NETSTICKD=${NETSTICKD:-$here/../../build/netstickd}
@@ -14,4 +15,10 @@ export NETSTICK_CLI=${NETSTICK_CLI:-$here/../../build/netstick}
 for f in "$NETSTICKD" "$NETSTICK_CLI"; do
 	[ -x "$f" ] || { echo "run-api: $f is not built"; echo "api: 0 passed, 1 failed"; exit 1; }
 done
-exec timeout -k 10 600 python3 "$here/test_api.py" "$@"
+# Then issue 15's hostile-client and source-policy cases
+# (test_hardening.py, closing line "api-hardening: N passed, N failed").
+rc=0
+timeout -k 10 600 python3 "$here/test_api.py" "$@" || rc=1
+timeout -k 10 600 python3 "$here/test_hardening.py" "$@" || rc=1
+timeout -k 10 300 python3 "$here/test_seed.py" "$@" || rc=1
+exit $rc

@@ -5,6 +5,7 @@ fault tests.  Real sockets, real HTTP; only the lies are scripted.
 
   good          honest ranges (the baseline)
   ignore-range  200 with the whole body for every GET (Range ignored)
+  trickle       the same, the body sent 64 KiB every 25 ms (2.6 MB/s)
   flaky500      every distinct range fails once with 500, then succeeds
   short         ranges longer than 1 byte get half their body, then a close
   wrong-range   ranges longer than 1 byte get a Content-Range 512 bytes off
@@ -58,10 +59,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         data = open(FILE, "rb").read()
         m = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
-        if MODE == "ignore-range" or not m:
+        if MODE in ("ignore-range", "trickle") or not m:
             self.common(200, len(data))
             self.end_headers()
-            self.wfile.write(data)
+            step = 65536 if MODE == "trickle" else len(data) or 1
+            for i in range(0, len(data), step):
+                self.wfile.write(data[i:i + step])
+                if MODE == "trickle":
+                    self.wfile.flush()
+                    time.sleep(0.025)
             return
         first, last = int(m.group(1)), min(int(m.group(2)), len(data) - 1)
         big = last > first

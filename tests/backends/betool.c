@@ -10,6 +10,10 @@
  *
  *   info                 size, read-only and abilities
  *   ready                backend_ready()
+ *   identity             backend_identity(): "identity: LINE" per line,
+ *                        then "identity-strength: strong|weak"
+ *   pcache-stats         the pcache layer's counters: "pcache: hits N
+ *                        misses N bytes-next N used N image N"
  *   read OFF LEN FILE    reads, stores the bytes at OFF in FILE
  *   readall CHUNK FILE   reads the whole medium in CHUNK pieces into FILE
  *   readmt N CHUNK FILE  the same from N threads at once (thread t reads
@@ -32,6 +36,7 @@
  */
 #include "backend.h"
 #include "log.h"
+#include "pcache/pcache.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -242,6 +247,32 @@ static void cmd_info(struct backend *be)
 	       be->can_fua, be->can_trim);
 }
 
+static int cmd_identity(struct backend *be)
+{
+	char id[BACKEND_IDENTITY_MAX];
+	int r = backend_identity(be, id, sizeof id);
+
+	if (r < 0)
+		return r;
+	for (char *line = strtok(id, "\n"); line; line = strtok(NULL, "\n"))
+		printf("identity: %s\n", line);
+	printf("identity-strength: %s\n", r ? "weak" : "strong");
+	return 0;
+}
+
+static void cmd_pcache_stats(struct backend *be)
+{
+	struct pcache_stats st;
+
+	pcache_get_stats(be, &st);
+	printf("pcache: hits %llu misses %llu bytes-next %llu used %llu "
+	       "image %llu\n", (unsigned long long)st.hits,
+	       (unsigned long long)st.misses,
+	       (unsigned long long)st.bytes_next,
+	       (unsigned long long)st.used,
+	       (unsigned long long)st.image_bytes);
+}
+
 /* Runs the command at argv[0]; returns how many words it used, or -1. */
 static int run_cmd(struct backend *be, char **argv, int argc, int *result)
 {
@@ -251,6 +282,8 @@ static int run_cmd(struct backend *be, char **argv, int argc, int *result)
 	*result = 0;
 	if (!strcmp(c, "info")) cmd_info(be);
 	else if (!strcmp(c, "ready")) *result = backend_ready(be);
+	else if (!strcmp(c, "identity")) *result = cmd_identity(be);
+	else if (!strcmp(c, "pcache-stats")) cmd_pcache_stats(be);
 	else if (!strcmp(c, "flush")) *result = with_retry(be, 'f', NULL, 0, 0);
 	else if (!strcmp(c, "read") && argc > 3) { *result = cmd_rw(be, 'r', argv + 1); words = 4; }
 	else if (!strcmp(c, "write") && argc > 3) { *result = cmd_rw(be, 'w', argv + 1); words = 4; }

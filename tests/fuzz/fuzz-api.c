@@ -1,7 +1,8 @@
 /* fuzz-api.c — libFuzzer target for what an API client sends: the bytes
  * are a PUT /api/v1/luns/0/media body (JSON parsing, field checks, the
- * source policy, catalog lookup), then a source string for the policy
- * alone.  Sources that pass the policy and would open real media are
+ * source policy, catalog lookup), then a POST /api/v1/warm body (its
+ * fields, the same resolution; the LUN has no pcache layer, so no job
+ * ever starts), then a source string for the policy alone.  Sources that pass the policy and would open real media are
  * limited to "memory:" by the allowed schemes.  Must never crash, hang or
  * leak; every reply is a status with a JSON body.
  */
@@ -11,6 +12,7 @@
 
 #include "api_int.h"
 #include "log.h"
+#include "warm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,6 +38,7 @@ static void fuzz_setup(void)
 	pthread_mutex_init(&srv.udc_lock, NULL);
 	media_policy_init(&srv.policy, &cfg->api);
 	srv.media = (struct media_service){ .cfg = cfg, .policy = &srv.policy };
+	srv.warm = warm_start(cfg, &srv.media);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -63,7 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rp.status < 200 || rp.status > 599 || !rp.json)
 		__builtin_trap();
 	api_reply_free(&rp);
-	media_policy_check(&srv.policy, buf, out, sizeof out, &code, msg,
+	rq.method = "POST";
+	rq.path = "/api/v1/warm";
+	api_route(&srv, &rq, &rp);
+	if (rp.status < 400 || rp.status > 599 || !rp.json)
+		__builtin_trap();     /* 202 would mean a job started */
+	api_reply_free(&rp);
+	media_policy_check(&srv.policy, buf, NULL, out, sizeof out, &code, msg,
 			 sizeof msg);
 	free(buf);
 	return 0;

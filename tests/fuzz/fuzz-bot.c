@@ -5,8 +5,9 @@
  * CBWs with arbitrary bytes, OUT data and short packets, IN reads, halts
  * cleared without a reset, Bulk-Only resets, disable/enable, bus errors,
  * media ejected and inserted by the admin side, and completions reported
- * in any order.  It drives the real bot.c/scsi.c on three LUNs (memory:1M,
- * a read-only one, an empty one).
+ * in any order.  It drives the real bot.c/scsi*.c on five LUNs (memory:1M,
+ * a read-only one, an empty one, one behind a layer, and a CD drive: the
+ * MMC command set).
  *
  * After every step the device must keep the transport contract (checked
  * by the fake), count exactly the transfers the fake holds, and never
@@ -183,10 +184,14 @@ static void check_command(const struct fh_dev *d, const struct fh_result *r,
 
 /* --- host actions ------------------------------------------------------- */
 
+#define FUZZ_NLUNS 5
+
 static const uint8_t opcodes[] = {
 	0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x1a, 0x1b, 0x1e, 0x23, 0x25,
 	0x28, 0x2a, 0x2f, 0x35, 0x55, 0x5a, 0x88, 0x8a, 0x8f, 0x91, 0x9e,
 	0xa0, 0xa8, 0xaa, 0xaf, 0x4a, 0xff,
+	/* MMC (the cdrom LUN; the disks answer INVALID OPCODE) */
+	0x43, 0x46, 0x51, 0x52, 0xac, 0xad, 0xbb, 0xbd, 0xbe,
 };
 
 static const uint32_t host_lens[] = {
@@ -269,9 +274,10 @@ static void step_command(struct fh_dev *d, struct input *in)
 	/* Bit 6: the host ends its OUT data early (a short packet). */
 	if ((flags & 0x40) && dir == FH_OUT && len > 1)
 		sent = 1 + in_u16(in) % (len - 1);
-	memset(out, flags, sizeof out);
+	memset(out, flags, len < sizeof out ? len : sizeof out);
 	d->fh.out_stop = sent;
-	r = fh_command(&d->fh, (flags >> 1) % 4, cdb, cdb_len, dir, len, out);
+	r = fh_command(&d->fh, (flags >> 1) % FUZZ_NLUNS, cdb, cdb_len, dir,
+		       len, out);
 	d->fh.out_stop = 0;
 	if (was_clean)
 		check_command(d, &r, len, dir == FH_OUT ? sent : len);
@@ -298,7 +304,7 @@ static void step_in(struct fh_dev *d, struct input *in)
 static void step_admin(struct fh_dev *d, struct input *in)
 {
 	uint8_t a = in_u8(in);
-	struct lun *l = &d->luns[a % 4];
+	struct lun *l = &d->luns[a % FUZZ_NLUNS];
 	char err[256];
 
 	switch ((a >> 2) % 4) {
@@ -346,6 +352,7 @@ static const struct fh_lun_cfg fuzz_luns[] = {
 	{ .media = NULL },
 	/* Not direct: its data goes through media jobs. */
 	{ .media = "memory:1M", .layer = "inject:error-rate=0.05,seed=3" },
+	{ .media = "memory:1M", .cdrom = true },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -355,7 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t cfg = in_u8(&in);
 
 	log_set_level(LOG_LVL_ERR);
-	if (fh_dev_init(&d, fuzz_luns, 4, 4096u << (cfg & 3),
+	if (fh_dev_init(&d, fuzz_luns, FUZZ_NLUNS, 4096u << (cfg & 3),
 			1 + ((cfg >> 2) & 7), cfg & 0x40 ? 1024 : 512) < 0)
 		abort();
 	d.fh.shuffle = cfg & 0x80;

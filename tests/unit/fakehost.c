@@ -558,6 +558,7 @@ int fh_dev_init(struct fh_dev *d, const struct fh_lun_cfg *luns,
 	for (unsigned i = 0; i < nluns; i++) {
 		struct config_lun *c = &d->cfg[i];
 
+		c->type = luns[i].cdrom ? CONFIG_LUN_CDROM : CONFIG_LUN_DISK;
 		c->media = (char *)luns[i].media;
 		c->readonly = luns[i].readonly;
 		c->removable = !luns[i].fixed;

@@ -195,6 +195,7 @@ struct fh_lun_cfg {
 	bool fixed;            /* not removable */
 	uint32_t block_size;   /* 0 = 512 */
 	const char *layer;     /* one layer spec over the media, or NULL */
+	bool cdrom;            /* type: cdrom (MMC) rather than a disk */
 };
 
 #define FH_MAX_LUNS 8

@@ -246,7 +246,7 @@ TEST(test_api_source_policy_422)
 	snprintf(body, sizeof body, "{\"source\":\"file://%s/disk.img\"}", dir);
 	EXPECT("PUT", p, body, 200, "(none)");
 	EXPECT("PUT", p, "{\"source\":\"memory:1M\",\"cdrom\":true}", 422,
-	       "cdrom_unsupported");
+	       "not_cdrom");
 }
 
 TEST(test_api_symlink_escaping_allowed_dir_refused)
@@ -336,9 +336,79 @@ TEST(test_api_metrics_text)
 	api_reply_free(&rp);
 }
 
+/* A CD drive's LUN object: type, the disc profile, the host's ejects. */
+TEST(test_api_cdrom_lun_json)
+{
+	static const char yaml[] = "luns: [{type: cdrom, media: 'memory:2M'}]\n";
+	char err[256];
+	struct config *c = config_load_string("t", yaml, strlen(yaml), err,
+					      sizeof err);
+	struct lun l;
+	json_object *o, *m, *e, *v;
+
+	CHECK(c != NULL);
+	if (!c || lun_init(&l, 0, &c->luns[0], "s") < 0)
+		return;
+	(void)lun_host_eject_request(&l, true);
+	o = api_json_lun_of(&l);
+	CHECK(json_object_object_get_ex(o, "type", &v));
+	CHECK_STR(json_object_get_string(v), "cdrom");
+	CHECK(json_object_object_get_ex(o, "block_size", &v));
+	CHECK_EQ(json_object_get_int(v), 2048);
+	CHECK(json_object_object_get_ex(o, "media", &m) && m);
+	CHECK(json_object_object_get_ex(m, "profile", &v));
+	CHECK_STR(json_object_get_string(v), "cd-rom");
+	CHECK(json_object_object_get_ex(m, "cdrom", &v) &&
+	      json_object_get_boolean(v));
+	CHECK(json_object_object_get_ex(m, "readonly", &v) &&
+	      json_object_get_boolean(v));
+	CHECK(json_object_object_get_ex(o, "host_eject", &e) && e);
+	CHECK(json_object_object_get_ex(e, "requests", &v));
+	CHECK_EQ(json_object_get_int(v), 1);
+	CHECK(json_object_object_get_ex(e, "refused", &v));
+	CHECK_EQ(json_object_get_int(v), 1);
+	json_object_put(o);
+	lun_fini(&l);
+	config_free(c);
+}
+
+/* The bus's latest slots (the "stats" events): newest value per key, no
+ * id, after any ring event, never seen by a plain events_next(). */
+TEST(test_events_latest_slots)
+{
+	uint64_t seen, last;
+	struct event ev;
+
+	CHECK_EQ(events_open(), 0);
+	seen = events_latest_seq();
+	last = events_last_id();
+	events_put_latest(0, "stats", "{\"v\":1}");
+	events_put_latest(1, "stats", "{\"v\":2}");
+	events_put_latest(0, "stats", "{\"v\":3}");   /* replaces v 1 */
+	events_put_latest(EVENTS_LATEST, "stats", "{}"); /* ignored */
+	events_publish("lun", "{}");
+	CHECK_EQ(events_next(last + 1, &ev, 10), EVENTS_TIMEOUT);
+	CHECK_EQ(events_next_latest(last, &seen, &ev, 10), EVENTS_GOT);
+	CHECK_EQ(ev.id, last + 1);                  /* the ring first */
+	CHECK_STR(ev.type, "lun");
+	free(ev.data);
+	last = ev.id;
+	CHECK_EQ(events_next_latest(last, &seen, &ev, 10), EVENTS_GOT);
+	CHECK_EQ(ev.id, 0);
+	CHECK_STR(ev.data, "{\"v\":2}");
+	free(ev.data);
+	CHECK_EQ(events_next_latest(last, &seen, &ev, 10), EVENTS_GOT);
+	CHECK_STR(ev.data, "{\"v\":3}");
+	free(ev.data);
+	CHECK_EQ(events_next_latest(last, &seen, &ev, 10), EVENTS_TIMEOUT);
+	CHECK_EQ(seen, events_latest_seq());
+	CHECK_EQ(events_last_id(), last);           /* no id taken */
+}
+
 int main(void)
 {
 	setup();
+	RUN(test_api_cdrom_lun_json);
 	RUN(test_api_status_lists_luns_and_usb);
 	RUN(test_api_lun_fields);
 	RUN(test_api_unknown_routes_and_luns);
@@ -352,6 +422,7 @@ int main(void)
 	RUN(test_api_change_in_progress_409_busy);
 	RUN(test_api_images_catalog);
 	RUN(test_api_metrics_text);
+	RUN(test_events_latest_slots);
 	teardown();
 	return test_summary();
 }

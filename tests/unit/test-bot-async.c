@@ -254,6 +254,37 @@ TEST(test_async_host_load_immed)
 	down();
 }
 
+/* Behind the cache layer, a READ whose blocks are all cached is answered
+ * on the USB side at once (backend try_pread), without a media job; a
+ * READ with one block missing still goes to a worker; a WRITE's data
+ * reaches the media through jobs and reads back from the cache. */
+TEST(test_async_cached_read_needs_no_job)
+{
+	static uint8_t data[64 * 1024];
+	struct fh_result r;
+
+	up_layer("cache:size-mib=1,block-kib=4,readahead=0", 32768, 8);
+	r = rw(0x28, 0, 128, NULL);                    /* 64 KiB: a miss */
+	check_good(r, 128 * 512);
+	CHECK_EQ(d.bot.stats.media_jobs, 1);
+	CHECK_EQ(d.bot.stats.memory_reads, 0);
+	r = rw(0x28, 0, 128, NULL);                    /* all cached */
+	check_good(r, 128 * 512);
+	CHECK_EQ(d.bot.stats.media_jobs, 1);
+	CHECK_EQ(d.bot.stats.memory_reads, 1);
+	r = rw(0x28, 120, 16, NULL);                   /* one block new */
+	check_good(r, 16 * 512);
+	CHECK_EQ(d.bot.stats.media_jobs, 2);
+	fill(data, sizeof data, 7);
+	r = rw(0x2a, 0, 128, data);                    /* write-through */
+	check_good(r, sizeof data);
+	r = rw(0x28, 0, 128, NULL);
+	check_good(r, sizeof data);
+	CHECK(memcmp(r.data, data, sizeof data) == 0);
+	CHECK_EQ(d.bot.stats.memory_reads, 2);
+	down();
+}
+
 int main(void)
 {
 	log_init("test-bot-async", LOG_LVL_WARN);
@@ -266,5 +297,7 @@ int main(void)
 	RUN(test_async_reset_waits_for_jobs);
 	RUN(test_async_sync_and_verify_are_jobs);
 	RUN(test_async_host_load_immed);
+	RUN(test_async_cached_read_needs_no_job);
 	return test_summary();
 }
+

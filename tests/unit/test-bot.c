@@ -564,6 +564,30 @@ TEST(test_bot_long_cb_length_accepted)
 	down();
 }
 
+/* UEFI's driver repeats the LUN in CDB byte 1, bits 7-5 (SCSI-2): on LUN
+ * 1 that is RDPROTECT=1 to SBC.  READ(10) and INQUIRY must still work;
+ * the same bits naming another LUN are a real RDPROTECT and refused. */
+TEST(test_bot_scsi2_lun_bits_in_cdb_ignored)
+{
+	uint8_t rd[10], inq[6] = { 0x12, 0x20, 0, 0, 36, 0 };
+	uint32_t info;
+	struct fh_result r;
+
+	up();
+	fh_rw10(rd, 0x28, 3, 1);
+	rd[1] = 1 << 5;
+	r = fh_command(&d.fh, 1, rd, 10, FH_IN, 512, NULL);
+	check_result(&r, &(struct want){ BOT_CSW_GOOD, 0, 512, 0, 0 });
+	CHECK(fh_all_bytes(r.data, 512, 0));
+	r = fh_command(&d.fh, 1, inq, 6, FH_IN, 36, NULL);
+	check_result(&r, &(struct want){ BOT_CSW_GOOD, 0, 36, 0, 0 });
+	rd[1] = 2 << 5;
+	r = fh_command(&d.fh, 1, rd, 10, FH_IN, 512, NULL);
+	CHECK_EQ(r.status, BOT_CSW_FAILED);
+	CHECK_EQ(fh_request_sense(&d.fh, 1, &info), SENSE_INVALID_FIELD_CDB);
+	down();
+}
+
 /* --- the cases on other buses ------------------------------------------ */
 
 static void (*const all_cases[])(void) = {
@@ -665,6 +689,7 @@ int main(void)
 	RUN(test_bot_invalid_cbw_cb_length_17);
 	RUN(test_bot_invalid_cbw_long_transfer);
 	RUN(test_bot_long_cb_length_accepted);
+	RUN(test_bot_scsi2_lun_bits_in_cdb_ignored);
 	RUN(test_bot_all_cases_superspeed);
 	RUN(test_bot_all_cases_completions_out_of_order);
 	RUN(test_bot_init_rejects_bad_geometry);

@@ -76,11 +76,17 @@ TEST(test_config_shipped_file_parses)
 		return;
 	}
 	CHECK_STR(cfg->path, "config.yaml");
-	CHECK_STR(cfg->luns[0].media, "/var/lib/netstick/default.img");
-	/* Apart from the media path, the shipped file is the defaults. */
-	free(cfg->luns[0].media);
-	cfg->luns[0].media = NULL;
+	/* A disk and a CD drive, both empty; apart from the second LUN the
+	 * shipped file is the defaults. */
+	CHECK_EQ(cfg->nluns, 2);
+	CHECK_EQ(cfg->luns[0].type, CONFIG_LUN_DISK);
+	CHECK_EQ(cfg->luns[1].type, CONFIG_LUN_CDROM);
+	CHECK(cfg->luns[1].media == NULL);
+	CHECK(!cfg->luns[1].refuse_host_eject);
+	CHECK_STR(cfg->luns[1].product, "Virtual CD-ROM");
+	cfg->nluns = 1;
 	check_defaults(cfg);
+	cfg->nluns = 2;
 	config_free(cfg);
 }
 
@@ -428,6 +434,38 @@ TEST(test_config_queue_depth_too_big)
 		  NULL));
 }
 
+TEST(test_config_lun_type_cdrom)
+{
+	struct config *cfg = load("luns:\n  - type: cdrom\n    host_eject: no\n"
+				  "  - type: cdrom\n    product: My DVD\n"
+				  "  - type: disk\n");
+
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	CHECK_EQ(cfg->nluns, 3);
+	CHECK_EQ(cfg->luns[0].type, CONFIG_LUN_CDROM);
+	CHECK(cfg->luns[0].refuse_host_eject);
+	CHECK_STR(cfg->luns[0].product, "Virtual CD-ROM");
+	CHECK_STR(cfg->luns[1].product, "My DVD");
+	CHECK(!cfg->luns[1].refuse_host_eject);
+	CHECK_EQ(cfg->luns[2].type, CONFIG_LUN_DISK);
+	CHECK_STR(cfg->luns[2].product, "Virtual Disk");
+	config_free(cfg);
+}
+
+TEST(test_config_lun_type_unknown)
+{
+	CHECK(bad("luns:\n  - type: tape\n",
+		  "t.yaml:2:11: luns[0].type: unknown LUN type 'tape'", NULL));
+}
+
+TEST(test_config_cdrom_block_size_refused)
+{
+	CHECK(bad("luns:\n  - type: cdrom\n    block_size: 4096\n",
+		  "t.yaml:", "a cdrom LUN has 2048-byte blocks"));
+}
+
 TEST(test_config_block_size_not_512_or_4096)
 {
 	CHECK(bad("luns:\n  - block_size: 1000\n",
@@ -753,6 +791,34 @@ TEST(test_config_lun_layers_empty_list)
 	config_free(cfg);
 }
 
+TEST(test_config_lun_network_layers_default_empty_and_given)
+{
+	struct config *cfg = load("luns:\n  - media: memory:1M\n"
+				  "  - network_layers: []\n"
+				  "  - network_layers: [\"cache:size-mib=8\", inject]\n");
+	const char *const *v;
+
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	v = config_network_layers(&cfg->luns[0]);
+	CHECK(cfg->luns[0].network_layers == NULL);
+	CHECK_STR(v[0], CONFIG_NETWORK_LAYERS);
+	CHECK(v[1] == NULL);
+	CHECK(config_network_layers(&cfg->luns[1])[0] == NULL);
+	v = config_network_layers(&cfg->luns[2]);
+	CHECK_STR(v[0], "cache:size-mib=8");
+	CHECK_STR(v[1], "inject");
+	CHECK(v[2] == NULL);
+	config_free(cfg);
+}
+
+TEST(test_config_lun_network_layers_bad)
+{
+	CHECK(bad("luns:\n  - network_layers: cache\n",
+		  "t.yaml:2:21: luns[0].network_layers: ", "a list of strings"));
+}
+
 TEST(test_config_lun_layers_not_a_list)
 {
 	CHECK(bad("luns:\n  - layers: inject\n", "t.yaml:2:13: luns[0].layers: ",
@@ -771,6 +837,26 @@ TEST(test_config_lun_layers_too_long)
 
 	snprintf(text, sizeof text, "luns:\n  - layers: [inject:seed=%01030d]\n", 1);
 	CHECK(bad(text, "t.yaml:2:14: luns[0].layers[0]: ", "too long"));
+}
+
+TEST(test_config_warm_section)
+{
+	struct config *cfg = load("warm:\n  link_mbit: 100\n  share: 40\n"
+				  "  max_jobs: 3\n");
+
+	CHECK(cfg != NULL);
+	if (cfg) {
+		CHECK_EQ(cfg->warm.link_mbit, 100);
+		CHECK_EQ(cfg->warm.share, 40);
+		CHECK_EQ(cfg->warm.max_jobs, 3);
+	}
+	config_free(cfg);
+	cfg = load("luns: [{}]\n");
+	CHECK(cfg && cfg->warm.link_mbit == 0 && cfg->warm.share == 50 &&
+	      cfg->warm.max_jobs == 2);
+	config_free(cfg);
+	CHECK(bad("warm:\n  share: 0\n", "t.yaml:2:", "warm.share"));
+	CHECK(bad("warm:\n  rate: 3\n", "t.yaml:2:", "warm.rate"));
 }
 
 int main(void)
@@ -813,6 +899,9 @@ int main(void)
 	RUN(test_config_queue_depth_zero);
 	RUN(test_config_queue_depth_too_big);
 	RUN(test_config_block_size_not_512_or_4096);
+	RUN(test_config_lun_type_cdrom);
+	RUN(test_config_lun_type_unknown);
+	RUN(test_config_cdrom_block_size_refused);
 	RUN(test_config_bool_on_refused);
 	RUN(test_config_bool_number_refused);
 	RUN(test_config_bool_quoted_refused);
@@ -837,6 +926,8 @@ int main(void)
 	RUN(test_config_too_many_luns);
 	RUN(test_config_lun_layers_list);
 	RUN(test_config_lun_layers_empty_list);
+	RUN(test_config_lun_network_layers_default_empty_and_given);
+	RUN(test_config_lun_network_layers_bad);
 	RUN(test_config_lun_layers_not_a_list);
 	RUN(test_config_lun_layers_bad_chars);
 	RUN(test_config_lun_layers_too_long);
@@ -854,5 +945,6 @@ int main(void)
 	RUN(test_config_missing_file);
 	RUN(test_config_small_errbuf_truncates);
 	RUN(test_config_not_nul_terminated);
+	RUN(test_config_warm_section);
 	return test_summary();
 }

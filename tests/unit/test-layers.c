@@ -522,6 +522,35 @@ TEST(inject_delayed_reads_overlap_across_threads)
 	backend_close(be);
 }
 
+TEST(ratelimit_holds_the_average_rate)
+{
+	/* 1 MiB at 2048 KiB/s with 256 KiB of burst: at least ~375 ms. */
+	struct backend *be = inject("ratelimit:rate-kib=2048");
+	static char buf[65536];
+	long long t0 = now_ms();
+
+	for (int i = 0; i < 16; i++)
+		CHECK_EQ(backend_pread(be, buf, sizeof buf, (uint64_t)i << 16), 0);
+	CHECK(now_ms() - t0 >= 340);
+	backend_close(be);
+	CHECK(backend_open("memory:1M", &(struct backend_open_opts){
+		.block_size = 512,
+		.layers = (const char *const[]){ "ratelimit:rate-kib=0", NULL } },
+		err, sizeof err) == NULL);
+	CHECK(strstr(err, "rate-kib") != NULL);
+}
+
+TEST(identity_passes_through_layers)
+{
+	struct backend *be = inject("inject:delay-ms=0");
+	char id[BACKEND_IDENTITY_MAX];
+
+	/* RAM has none, and a layer that defines none says what next says. */
+	CHECK_EQ(backend_identity(be, id, sizeof id), BE_EUNSUPP);
+	CHECK(!backend_sequential(be));
+	backend_close(be);
+}
+
 int main(void)
 {
 	log_init("test-layers", LOG_LVL_WARN);
@@ -544,5 +573,7 @@ int main(void)
 	RUN(inject_delays_reads_writes_and_open);
 	RUN(inject_stalls_every_nth_read);
 	RUN(inject_delayed_reads_overlap_across_threads);
+	RUN(ratelimit_holds_the_average_rate);
+	RUN(identity_passes_through_layers);
 	return test_summary();
 }

@@ -38,20 +38,12 @@ modprobe dummy_hcd 2>/dev/null || true
 modprobe sg 2>/dev/null || true
 
 # netstickd's config from lib.sh, plus the api: and images: sections.
-eval "lib_netstickd_config() $(declare -f netstickd_config | tail -n +2)"
-netstickd_config() {
-	lib_netstickd_config "$@"
-	cat <<-EOF
-	api:
-	  port: 0
-	  token: "$API_TOKEN"
-	  allowed_dir: $IMG
-	  allowed_schemes: [file, nbd]
-	images:
-	  - {name: a, source: $IMG/a.img}
-	  - {name: b, source: $IMG/b.img}
-	EOF
-}
+NETSTICKD_EXTRA_CONFIG="$(vm_api_config)
+  allowed_dir: $IMG
+  allowed_schemes: [file, nbd]
+images:
+  - {name: a, source: $IMG/a.img}
+  - {name: b, source: $IMG/b.img}"
 
 ns() { NETSTICK_URL="http://127.0.0.1:$API_PORT" NETSTICK_TOKEN=$API_TOKEN "$NETSTICK" "$@"; }
 

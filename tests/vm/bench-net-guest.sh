@@ -10,8 +10,23 @@
 #   nbdkit-stack    nbdkit's curl plugin (reading from nginx) -> nbd-client
 #                   (/dev/nbd0, kernel nbd) -> the kernel's f_mass_storage
 #                   (file=/dev/nbd0) -> the host's usb-storage disk
-#   netstickd-http  netstickd, LUN media http://127.0.0.1:PORT/bench.img
+#   netstickd-http  netstickd, LUN media http://127.0.0.1:PORT/bench.img,
+#                   default configuration (network_layers: the read cache)
 #   netstickd-nbd   netstickd, LUN media nbd://127.0.0.1:PORT/ (nbdkit file)
+#   netstickd-http-bare, netstickd-nbd-bare  the same with no layers at all
+#                   (network_layers: []): every host command goes to the
+#                   server as it comes
+#   netstickd-http-cold  netstickd-http behind the cache layer (read-ahead
+#                   on, $NETSTICK_BENCH_CACHE): a fresh daemon, cold cache;
+#                   then the whole disk is read once (dd) and both jobs run
+#                   again on the same daemon, reported as
+#   netstickd-http-warm  (the second pass, every block in the cache)
+#   netstickd-local-file netstickd serving the image file itself over the
+#                   same USB link: the ceiling of the USB side
+#   netstickd-http-pcache  netstickd-http behind pcache (on tmpfs) and
+#                   the cache layer: the disk read whole once, the daemon
+#                   restarted, then the jobs (warm from the persistent
+#                   cache alone)
 # fio on the host's /dev/sdX: 1 MiB O_DIRECT sequential read (one pass at
 # most, stopped after $NETSTICK_BENCH_SECONDS) and 4 KiB QD1 O_DIRECT random
 # read (time based); the page cache is dropped before each job and the
@@ -25,7 +40,9 @@
 #   NETSTICK_BENCH_SECONDS  10          per fio job
 #   NETSTICK_BENCH_REPS     2           turns per delay (medians reported)
 #   NETSTICK_BENCH_MIB      512         image size
-#   NETSTICK_BENCH_STACKS   all four    a subset, e.g. "curl netstickd-http"
+#   NETSTICK_BENCH_STACKS   all nine    a subset, e.g. "curl netstickd-http"
+#   NETSTICK_BENCH_CACHE    cache:size-mib=640+block-kib=16   the layer spec
+#                           of netstickd-http-cold ('+' for ',')
 # Output: $NETSTICK_VM_RESULTS/bench-net.tsv (delay stack figure value),
 # raw.tsv (delay stack rep figure value), logs/STACK.log.  A stack that fails
 # or hangs (each run is bounded) gets n/a; the others still run.
@@ -41,7 +58,10 @@ source "$HERE/bench-lib.sh"
 set -euo pipefail
 
 read -ra DELAYS <<<"${NETSTICK_BENCH_DELAYS:-0 10 25}"
-read -ra STACKS <<<"${NETSTICK_BENCH_STACKS:-curl nbdkit-stack netstickd-http netstickd-nbd}"
+read -ra STACKS <<<"${NETSTICK_BENCH_STACKS:-curl nbdkit-stack netstickd-http netstickd-nbd netstickd-http-cold netstickd-local-file netstickd-http-pcache netstickd-http-bare netstickd-nbd-bare}"
+CACHE_SPEC=${NETSTICK_BENCH_CACHE:-cache:size-mib=640+block-kib=16}
+# Over the pcache in netstickd-http-pcache (real commas: NETSTICK_VM_LAYERS).
+PCACHE_TOP=${NETSTICK_BENCH_PCACHE_TOP:-cache:size-mib=640,block-kib=16}
 FIO_SECONDS=${NETSTICK_BENCH_SECONDS:-10}
 REPS=${NETSTICK_BENCH_REPS:-2}
 IMG_MIB=${NETSTICK_BENCH_MIB:-512}
@@ -170,17 +190,69 @@ stack_nbdkit_stack() {
 	measure nginx
 }
 
+# $1: more of the LUN spec (the bare stacks' ",netlayer=none").
 stack_netstickd_http() {
-	gadget_start netstickd "media=$URL,ro=1"
+	gadget_start netstickd "media=$URL,ro=1${1:-}"
+	measure nginx
+	netstickd_memory
+}
+
+# Cold: the jobs on a fresh daemon.  Warm: the whole disk read once, then
+# the same jobs again, reported as netstickd-http-warm.
+stack_netstickd_http_cold() {
+	gadget_start netstickd "media=$URL,ro=1,layer=$CACHE_SPEC"
+	measure nginx
+	netstickd_memory
+	say "$STACK: filling the cache (dd of the whole disk)"
+	dd if="$DEV" of=/dev/null bs=1M iflag=direct status=none
+	STACK=netstickd-http-warm
+	measure nginx
+	netstickd_memory
+	# The cache's figures (hits, window, RTT, bandwidth) into this log.
+	netstickd_stop >/dev/null 2>&1 || true
+	grep -h "closing," "$NETSTICKD_LOG" || true
+}
+
+# Warm after a daemon restart: the persistent cache (on the guest's
+# tmpfs, as on a board's eMMC) filled by one whole-disk read, the daemon
+# stopped and started again, then the jobs: only the pcache remembers,
+# the memory cache above it starts empty.
+stack_netstickd_http_pcache() {
+	local dir=$tmp/bench-pcache
+	rm -rf "$dir"
+	NETSTICK_VM_LAYERS=$PCACHE_TOP gadget_start netstickd \
+		"media=$URL,ro=1,layer=pcache:dir=$dir+size-mib=1024"
+	DEV=/dev/$(disk_wait 0 30) || { echo "no disk"; return 1; }
+	disk_wait_size "${DEV#/dev/}" 20 || { echo "no medium"; return 1; }
+	say "$STACK: filling the persistent cache (dd of the whole disk)"
+	dd if="$DEV" of=/dev/null bs=1M iflag=direct status=none
+	netstickd_stop >/dev/null 2>&1 || true
+	grep -h "closing," "$NETSTICKD_LOG" || true
+	gadget_force_cleanup
+	disk_wait_gone 10 || echo "the host's disk is still there"
+	say "$STACK: netstickd restarted on the filled cache"
+	NETSTICK_VM_LAYERS=$PCACHE_TOP gadget_start netstickd \
+		"media=$URL,ro=1,layer=pcache:dir=$dir+size-mib=1024"
+	measure nginx
+	netstickd_memory
+	netstickd_stop >/dev/null 2>&1 || true
+	grep -h "closing," "$NETSTICKD_LOG" || true
+}
+
+stack_netstickd_local_file() {
+	gadget_start netstickd "media=$IMG,ro=1"
 	measure nginx
 	netstickd_memory
 }
 
 stack_netstickd_nbd() {
-	gadget_start netstickd "media=nbd://127.0.0.1:$NBD_FILE_PORT/,ro=1"
+	gadget_start netstickd "media=nbd://127.0.0.1:$NBD_FILE_PORT/,ro=1${1:-}"
 	measure nbdkit
 	netstickd_memory
 }
+
+stack_netstickd_http_bare() { stack_netstickd_http ,netlayer=none; }
+stack_netstickd_nbd_bare() { stack_netstickd_nbd ,netlayer=none; }
 
 # Gadget down (the host's disk gone), then nbd-client, then the curl
 # plugin.  Safe to repeat, and in the parent after a run was killed.
@@ -205,8 +277,13 @@ expected_figures() {
 	esac
 }
 
-# What this run did not measure is n/a.
+# What this run did not measure is n/a (the cold run measures warm too).
 fill_missing() {
+	fill_missing_of
+	[[ $STACK != netstickd-http-cold ]] || (STACK=netstickd-http-warm; fill_missing_of)
+}
+
+fill_missing_of() {
 	local f
 	for f in $(expected_figures "$STACK"); do
 		awk -F'\t' -v d="$DELAY" -v s="$STACK" -v r="$REP" -v f="$f" \

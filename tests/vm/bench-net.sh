@@ -2,7 +2,9 @@
 # bench-net.sh — a remote image read through the USB host: netstickd (http://
 # and nbd:// LUNs) vs the kernel's stack (nbdkit curl plugin -> nbd-client ->
 # f_mass_storage), and curl for the link's ceiling, over a loopback with
-# 0, 10 and 25 ms added each way, in one VM boot (tests/vm/bench-net-guest.sh
+# 0, 10 and 25 ms added each way, in one VM boot; netstickd http:// also
+# behind the cache layer (cold, then warm) and serving the local file (the
+# USB side's ceiling) (tests/vm/bench-net-guest.sh
 # does the measuring; its header lists the environment variables).
 #
 #   tests/vm/bench-net.sh [--kvm] [--results DIR]
@@ -18,7 +20,7 @@ source "$HERE/bench-lib.sh"
 RESULTS=$(cd "$HERE/../.." && pwd)/build/vm-results/bench-net
 KVM=()
 SPEED=${NETSTICK_BENCH_SPEED:-high}
-STACK_COLS="curl nbdkit-stack netstickd-http netstickd-nbd"
+STACK_COLS="curl nbdkit-stack netstickd-http netstickd-nbd netstickd-http-cold netstickd-http-warm netstickd-local-file netstickd-http-pcache netstickd-http-bare netstickd-nbd-bare"
 
 bench_args "$@"
 case $SPEED in
@@ -31,10 +33,13 @@ accel() { ((${#KVM[@]})) && echo kvm || echo tcg; }
 accel_name() { ((${#KVM[@]})) && echo KVM || echo TCG; }
 
 # bench-net.tsv -> markdown: a row per delay and figure, a column per stack,
-# then netstickd / the kernel stack.
+# then netstickd / the kernel stack, the cache's cold pass / the lower of
+# curl and the local file, and its warm pass / the local file.  netstickd
+# http and nbd are the default configuration (network_layers: a 32 MiB
+# read cache with read-ahead); "bare" is the LUN with network_layers: [].
 to_markdown() {
-	echo "| delay each way (RTT) | figure | curl | nbdkit stack | netstickd http | netstickd nbd | http / stack | nbd / stack |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| delay each way (RTT) | figure | curl | nbdkit stack | netstickd http | netstickd nbd | http + cache, cold | http + cache, warm | netstickd local file | http + pcache, after restart | http bare | nbd bare | http / stack | nbd / stack | http bare / stack | nbd bare / stack | cold / min(curl, local) | warm / local | restart / local |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	awk -F'\t' -v cols="$STACK_COLS" '
 		BEGIN {
 			nf = split("seq-MBps rand-4k-IOPS seq-req-per-MiB rand-req-per-MiB rand-read-amplification rss-MiB hwm-MiB connect-ms", fig, " ")
@@ -49,15 +54,20 @@ to_markdown() {
 				d = delay[i]; f = fig[j]
 				if (!((d, f) in have)) continue
 				printf "| %s ms (%s ms) | %s |", d, 2 * d, f
-				for (c = 1; c <= 4; c++) printf " %s |", cell(d, f, col[c])
+				for (c = 1; c <= 10; c++) printf " %s |", cell(d, f, col[c])
 				b = cell(d, f, col[2])
-				printf " %s | %s |\n", ratio(cell(d, f, col[3]), b), ratio(cell(d, f, col[4]), b)
+				printf " %s | %s |", ratio(cell(d, f, col[3]), b), ratio(cell(d, f, col[4]), b)
+				printf " %s | %s |", ratio(cell(d, f, col[9]), b), ratio(cell(d, f, col[10]), b)
+				# The lower ceiling: curl (sequential only) and the local file.
+				lo = cell(d, f, col[7]); cu = cell(d, f, col[1])
+				if (cu != "" && cu != "n/a" && (lo == "" || lo == "n/a" || cu + 0 < lo + 0)) lo = cu
+				printf " %s | %s | %s |\n", ratio(cell(d, f, col[5]), lo), ratio(cell(d, f, col[6]), cell(d, f, col[7])), ratio(cell(d, f, col[8]), cell(d, f, col[7]))
 			}
 		}' "$1"
 }
 
-# plot_data TSV FIGURE: "rtt curl stack http nbd" a line per delay, "?" for
-# what is missing.
+# plot_data TSV FIGURE: "rtt curl stack http nbd cold warm local http-bare
+# nbd-bare" a line per delay, "?" for what is missing.
 plot_data() {
 	awk -F'\t' -v f="$2" -v cols="$STACK_COLS" '
 		BEGIN { split(cols, col, " ") }
@@ -66,7 +76,8 @@ plot_data() {
 		END {
 			for (i = 1; i <= nd; i++) {
 				printf "%s", 2 * delay[i]
-				for (c = 1; c <= 4; c++) printf " %s", ((delay[i], col[c]) in v) ? v[delay[i], col[c]] : "?"
+				# col[8] (pcache) is not drawn; the bare LUNs are.
+				for (c = 1; c <= 10; c++) if (c != 8) printf " %s", ((delay[i], col[c]) in v) ? v[delay[i], col[c]] : "?"
 				print ""
 			}
 		}' "$1"
@@ -96,16 +107,26 @@ plot() {
 	set title "1 MiB sequential read, O_DIRECT"
 	plot "$dir/seq.dat" using 2:xtic(sprintf("RTT +%s ms", strcol(1))) title "curl (the link)" lc rgb "#999999", \
 		'' using 3 title "nbdkit curl + nbd-client + f_mass_storage" lc rgb "#4477aa", \
-		'' using 4 title "netstickd http://" lc rgb "#ee6677", \
-		'' using 5 title "netstickd nbd://" lc rgb "#228833", \
-		for [c=2:5] '' using (\$0 + (c - 3.5) * 0.2):c:c with labels offset 0,0.6 font ",8" notitle
+		'' using 4 title "netstickd http:// (default: read cache)" lc rgb "#ee6677", \
+		'' using 5 title "netstickd nbd:// (default: read cache)" lc rgb "#228833", \
+		'' using 6 title "netstickd http:// + cache, cold" lc rgb "#ccbb44", \
+		'' using 7 title "netstickd http:// + cache, warm" lc rgb "#aa3377", \
+		'' using 8 title "netstickd local file (USB ceiling)" lc rgb "#66ccee", \
+		'' using 9 title "netstickd http://, no layers" lc rgb "#bbbbbb", \
+		'' using 10 title "netstickd nbd://, no layers" lc rgb "#555555", \
+		for [c=2:10] '' using (\$0 + (c - 6) * 0.09):c:c with labels offset 0,0.6 font ",6" notitle
 	set ylabel "IOPS"
 	set yrange [1:*]
 	set title "4 KiB random read, QD1, O_DIRECT"
 	plot "$dir/iops.dat" using 3:xtic(sprintf("RTT +%s ms", strcol(1))) title "nbdkit curl + nbd-client + f_mass_storage" lc rgb "#4477aa", \
-		'' using 4 title "netstickd http://" lc rgb "#ee6677", \
-		'' using 5 title "netstickd nbd://" lc rgb "#228833", \
-		for [c=3:5] '' using (\$0 + (c - 4) * 0.25):c:c with labels offset 0,0.6 font ",8" notitle
+		'' using 4 title "netstickd http:// (default: read cache)" lc rgb "#ee6677", \
+		'' using 5 title "netstickd nbd:// (default: read cache)" lc rgb "#228833", \
+		'' using 6 title "netstickd http:// + cache, cold" lc rgb "#ccbb44", \
+		'' using 7 title "netstickd http:// + cache, warm" lc rgb "#aa3377", \
+		'' using 8 title "netstickd local file (USB ceiling)" lc rgb "#66ccee", \
+		'' using 9 title "netstickd http://, no layers" lc rgb "#bbbbbb", \
+		'' using 10 title "netstickd nbd://, no layers" lc rgb "#555555", \
+		for [c=3:10] '' using (\$0 + (c - 6.5) * 0.1):c:c with labels offset 0,0.6 font ",6" notitle
 	unset multiplot
 	EOF
 }
@@ -134,7 +155,8 @@ main() {
 	local rc=0 t0=$SECONDS
 	rm -rf "$RESULTS"
 	mkdir -p "$RESULTS"
-	"$HERE/run-vm.sh" "${KVM[@]}" "${SPEED_ARG[@]}" --timeout "${NETSTICK_BENCH_TIMEOUT:-2400}" \
+	# 3 GiB: the image on tmpfs and the cache column's 640 MiB cache.
+	"$HERE/run-vm.sh" "${KVM[@]}" "${SPEED_ARG[@]}" --mem 3072 --timeout "${NETSTICK_BENCH_TIMEOUT:-2400}" \
 		--results "$RESULTS" "$HERE/bench-net-guest.sh" || rc=$?
 	[[ -s $RESULTS/bench-net.tsv ]] || { echo "bench-net: no results (VM exit $rc)" >&2; exit 1; }
 	bench_json "$RESULTS/bench-net.tsv" "$(accel)" delay_ms_each_way stack figure >"$RESULTS/bench-net.json"

@@ -68,7 +68,7 @@ make_demo_image() {
 # The shipped config with the UDC and the media swapped.
 make_demo_config() {
 	sed -e 's|^\(  udc:\) *auto\b|\1 dummy_udc.0|' \
-		-e "s|^\\(  - media:\\) *[^ #]*|\\1 $DEMO/demo.img|" \
+		-e "0,/^    media:/s|^\\(    media:\\) *\"\"|\\1 $DEMO/demo.img|" \
 		-e "s|^images: \\[\\]|images:\\n  - name: second\\n    source: $IMAGES/second.img\\n    description: a second FAT disk for the API demo|" \
 		"$REPO/config.yaml" >"$DEMO/config.yaml"
 	show diff -u "$REPO/config.yaml" "$DEMO/config.yaml" || true

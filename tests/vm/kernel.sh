@@ -30,6 +30,7 @@ MODULES=(
 	libcomposite usb_f_fs usb_f_mass_storage
 	usb-storage uas sd_mod sr_mod sg
 	loop nbd sch_netem
+	virtio_console            # tests/vm/fwboot.sh: the usb-redir port
 	vfat nls_cp437 nls_ascii nls_utf8 nls_iso8859-1 ext4 isofs
 	dummy_hcd
 )

@@ -15,7 +15,7 @@
 # NETSTICK_CHECKS=REGEX runs only the checks whose names match.
 #
 # Gadgets (one at a time; LUN specs are comma-separated key=value lists:
-# media=PATH,ro=0|1,removable=0|1,product=STR,block_size=512)
+# media=PATH,ro=0|1,removable=0|1,product=STR,block_size=512,type=disk|cdrom)
 #   gadget_start SIDE LUNSPEC...   SIDE is "kernel" (f_mass_storage via
 #                                  configfs) or "netstickd" (build/netstickd)
 #   gadget_stop SIDE
@@ -379,7 +379,8 @@ netstickd_config() {
 	echo "luns:"
 	for spec; do
 		cat <<-EOF
-		  - media: "$(lun_get "$spec" media "")"
+		  - type: $(lun_get "$spec" type disk)
+		    media: "$(lun_get "$spec" media "")"
 		    readonly: $( (($(lun_get "$spec" ro 0))) && echo true || echo false)
 		    removable: $( (($(lun_get "$spec" removable 1))) && echo true || echo false)
 		    block_size: $(lun_get "$spec" block_size 512)
@@ -388,14 +389,31 @@ netstickd_config() {
 		EOF
 		netstickd_layers "$spec"
 	done
+	# More top-level sections (api:, images:) a script needs, verbatim.
+	[[ -z ${NETSTICKD_EXTRA_CONFIG:-} ]] || printf '%s\n' "$NETSTICKD_EXTRA_CONFIG"
+}
+
+# The api: section of a script that drives the admin API, for the start
+# of NETSTICKD_EXTRA_CONFIG: any free port (read back from the log) and
+# the token $API_TOKEN; the script's own api: keys (indented) and further
+# sections follow it.
+vm_api_config() {
+	printf 'api:\n  port: 0\n  token: "%s"' "$API_TOKEN"
 }
 
 # The layers: of one LUN: the spec's layer=NAME:K=V+K=V ('+' for the
 # commas a spec cannot hold), then NETSTICK_VM_LAYERS (one spec with real
 # commas, put on every LUN: the battery behind the inject layer).
+# netlayer=SPEC (or none): the LUN's network_layers instead of the default.
 netstickd_layers() {
-	local one
+	local one net
 	one=$(lun_get "$1" layer "")
+	net=$(lun_get "$1" netlayer "")
+	if [[ $net == none ]]; then
+		echo "    network_layers: []"
+	elif [[ -n $net ]]; then
+		echo "    network_layers: [\"${net//+/,}\"]"
+	fi
 	[[ -n $one || -n ${NETSTICK_VM_LAYERS:-} ]] || return 0
 	echo "    layers:"
 	[[ -z $one ]] || echo "      - \"${one//+/,}\""

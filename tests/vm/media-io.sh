@@ -39,19 +39,11 @@ ip link set lo up 2>/dev/null || true
 modprobe dummy_hcd 2>/dev/null || true
 modprobe sg 2>/dev/null || true
 
-eval "lib_netstickd_config() $(declare -f netstickd_config | tail -n +2)"
-netstickd_config() {
-	lib_netstickd_config "$@"
-	cat <<-EOF
-	api:
-	  port: 0
-	  token: "$API_TOKEN"
-	  allowed_dir: $IMG
-	images:
-	  - {name: a, source: $IMG/a.img}
-	  - {name: b, source: $IMG/b.img}
-	EOF
-}
+NETSTICKD_EXTRA_CONFIG="$(vm_api_config)
+  allowed_dir: $IMG
+images:
+  - {name: a, source: $IMG/a.img}
+  - {name: b, source: $IMG/b.img}"
 
 # curl_ms METHOD PATH [BODY]: the request's total time in ms ("fail" when
 # it did not answer 2xx).

@@ -15,6 +15,8 @@
 #                    path (default: a temporary one, removed afterwards)
 #   --mem MIB        guest memory (default 2048)
 #   --shell          interactive shell in the guest chroot instead of a script
+#   --qemu-arg ARG   one more argument for qemu (repeatable; e.g. a chardev
+#                    and virtio-serial port, as tests/vm/fwboot.sh does)
 # NETSTICK_VM_APPEND adds guest kernel parameters (experiments, e.g.
 # "init_on_alloc=0"; tests/vm/bench.sh records it in its report).
 #
@@ -37,6 +39,7 @@ RESULTS=${NETSTICK_VM_RESULTS:-}
 MEM=2048
 SHELL_MODE=0
 KEEP_RESULTS=1
+QEMU_EXTRA=()
 
 usage() { sed -n '2,/^set -e/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
 die() { echo "run-vm.sh: $*" >&2; exit 2; }
@@ -50,6 +53,7 @@ parse_args() {
 		--results) RESULTS=${2:?}; shift ;;
 		--mem) MEM=${2:?}; shift ;;
 		--shell) SHELL_MODE=1 ;;
+		--qemu-arg) QEMU_EXTRA+=("${2:?}"); shift ;;
 		-h|--help) usage ;;
 		--) shift; break ;;
 		-*) die "unknown option $1" ;;
@@ -122,7 +126,8 @@ qemu_cmd() {
 		-kernel "$NETSTICK_VM_KERNEL" -initrd "$NETSTICK_VM_INITRD"
 		-append "$append"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
-		-virtfs "local,path=$RESULTS,mount_tag=results,security_model=none,multidevs=remap")
+		-virtfs "local,path=$RESULTS,mount_tag=results,security_model=none,multidevs=remap"
+		"${QEMU_EXTRA[@]}")
 	if ((SHELL_MODE)); then
 		QEMU+=(-serial mon:stdio)
 	else

@@ -1,11 +1,15 @@
 // webui.test.mjs — the web UI in real headless Chromium (Debian's
 // chromium, driven by playwright-core; no browser download).
 //
-// Starts build/netstickd --no-usb with a catalog and two LUNs (LUN 1 is
-// not removable, so an eject needs force), then, as a person would:
-// signs in, inserts from the catalog, ejects, force-ejects, sees a change
-// made through the API arrive via the event stream, and sees a failed
-// insert explained.  Screenshots go to build/webui-artifacts/.
+// Starts build/netstickd --no-usb with a catalog and four LUNs (LUN 1 is
+// not removable, so an eject needs force; LUN 2 is a CD drive; LUN 3 has a
+// persistent cache), then, as a person would: signs in, inserts from the
+// catalog, ejects, force-ejects, sees a change made through the API arrive
+// via the event stream, sees a failed insert explained, a CD drive shown
+// as one, and warms an image into LUN 3's persistent cache, watching the
+// progress bar move through the event stream, then cancels, and watches
+// LUN 3's card graph the bytes a warm fetches (the "stats" events).  Screenshots
+// go to build/webui-artifacts/.
 //
 //   node tests/webui/webui.test.mjs [NAME_REGEX]
 //
@@ -37,6 +41,7 @@ async function startDaemon(tmp) {
   fs.mkdirSync(images);
   fs.writeFileSync(path.join(images, "installer.img"), Buffer.alloc(4 << 20, 1));
   fs.writeFileSync(path.join(images, "drivers.img"), Buffer.alloc(1 << 20, 2));
+  fs.writeFileSync(path.join(images, "next.img"), Buffer.alloc(16 << 20, 3));
   const cfg = `api:
   port: 0
   token: "${TOKEN}"
@@ -54,10 +59,16 @@ images:
   - name: broken
     source: ${images}/missing.img
     description: Points nowhere
+  - name: next
+    source: ${images}/next.img
+    readonly: true
+    description: The next installer
 luns:
   - {}
   - media: memory:2M
     removable: false
+  - {type: cdrom}
+  - layers: ["pcache:dir=${tmp}/cache,size-mib=64"]
 `;
   fs.writeFileSync(path.join(tmp, "config.yaml"), cfg);
   const log = path.join(tmp, "netstickd.log");
@@ -166,6 +177,144 @@ test("insert_by_path_refused_outside_allowed_dir", async ({ page }) => {
   await c.locator(".insert-source button").click();
   await c.locator(".message.bad").waitFor();
   check((await c.locator(".message").textContent()).includes("allowed_dir"), "policy message");
+});
+
+test("seed_form_builds_nocloud_drive", async ({ page, port }) => {
+  const c = lunCard(page, 0);
+  await c.locator("details.seed summary").click();
+  await c.locator("select.seed-kind").selectOption("nocloud");
+  await c.locator("input.seed-files").setInputFiles([
+    { name: "user-data", mimeType: "text/plain", buffer: Buffer.from("#cloud-config\nhostname: n{{lun}}\n") },
+    { name: "meta-data", mimeType: "text/plain", buffer: Buffer.from("instance-id: i-{{serial}}\n") },
+    { name: "blob.bin", mimeType: "application/octet-stream", buffer: Buffer.from([0, 255, 0, 1]) },
+  ]);
+  await c.locator(".insert-seed button").click();
+  await c.locator(".state").filter({ hasText: "ready" }).waitFor();
+  const media = await c.locator(".media").textContent();
+  check(/seed:sha256-[0-9a-f]{64}/.test(media) && media.includes("read-only"), media);
+  const r = await apiCall(port, "GET", "/api/v1/luns/0");
+  check(r.body.media.source.startsWith("seed:sha256-"), JSON.stringify(r.body));
+  await shot(page, "08-seed-inserted");
+});
+
+test("seed_form_missing_file_explained", async ({ page }) => {
+  const c = lunCard(page, 0);
+  const before = await c.locator(".media").textContent();
+  await c.locator("select.seed-kind").selectOption("kickstart");
+  await c.locator("input.seed-files").setInputFiles([
+    { name: "user-data", mimeType: "text/plain", buffer: Buffer.from("x") },
+  ]);
+  await c.locator(".insert-seed button").click();
+  await c.locator(".message.bad").waitFor();
+  check((await c.locator(".message").textContent()).includes("ks.cfg"), "names the missing file");
+  check((await c.locator(".media").textContent()) === before, "nothing inserted");
+  await shot(page, "09-seed-refused");
+});
+
+test("cdrom_drive_shows_type_and_disc", async ({ page }) => {
+  const c = lunCard(page, 2);
+  await c.locator(".state").filter({ hasText: "empty" }).waitFor();
+  check((await c.locator(".badge.type").textContent()).includes("CD/DVD"), "type badge");
+  check((await lunCard(page, 0).locator(".badge.type").textContent()) === "disk", "disk badge");
+  check(await c.locator(".readonly-wrap").isHidden(), "no read-only choice on a CD");
+  await c.locator("select.image").selectOption("installer");
+  await c.locator(".insert-catalog button").click();
+  await c.locator(".state").filter({ hasText: "ready" }).waitFor();
+  const media = await c.locator(".media").textContent();
+  check(media.includes("CD-ROM") && media.includes("of 2048") && media.includes("read-only"), media);
+  await shot(page, "10-cdrom");
+});
+
+test("warm_progress_bar_moves_then_cancel", async ({ page }) => {
+  const w = page.locator("#warm");
+  await w.waitFor({ state: "visible" });
+  await page.locator("#warm-image").selectOption("next");
+  await page.fill("#warm-rate", "2");        // 16 MiB at 2 MiB/s: 8 s
+  await page.click("#warm-form button");
+  const job = page.locator("#warm-jobs li.job").first();
+  await job.locator(".job-state").filter({ hasText: "running" }).waitFor();
+  const bar = job.locator("progress.job-bar");
+  // The bar moves with the "warm" events (the page never polls).
+  const seen = new Set();
+  for (let i = 0; i < 100 && seen.size < 3; i++) {
+    seen.add(await bar.evaluate((b) => b.value));
+    await page.waitForTimeout(100);
+  }
+  const values = [...seen];
+  check(values.length >= 3 && values.every((v, k) => k === 0 || v > values[k - 1]),
+        "bar values " + values.join(","));
+  check((await job.locator(".job-info").textContent()).includes("MB/s"), "rate shown");
+  await shot(page, "09-warm-running");
+  await job.locator("button.job-cancel").click();
+  await job.locator(".job-state").filter({ hasText: "cancelled" }).waitFor();
+  check(await bar.evaluate((b) => b.value) < 1000, "stopped before the end");
+  check((await job.locator("button.job-cancel").textContent()) === "Dismiss", "dismiss");
+  await shot(page, "10-warm-cancelled");
+  await job.locator("button.job-cancel").click();
+  await job.waitFor({ state: "detached" });
+});
+
+test("warm_without_a_choice_is_explained", async ({ page }) => {
+  await page.locator("#warm-image").selectOption("");
+  await page.fill("#warm-source", "");
+  await page.click("#warm-form button");
+  await page.locator("#warm-message.bad").waitFor();
+});
+
+// Waits (bounded) until the async fn returns true; the page's CSP forbids
+// page.waitForFunction's eval.
+async function until(fn, what, ms = 10000) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("timed out waiting for " + what);
+}
+
+// The LUN card's live graph and layer stats come from the "stats" events:
+// a warm of the image LUN 3 holds shows bytes coming from the backend.
+test("lun_card_graph_and_layers_move_during_warm", async ({ page }) => {
+  const c = lunCard(page, 3);
+  await c.locator("select.image").selectOption("next");
+  await c.locator(".insert-catalog button").click();
+  await c.locator(".state").filter({ hasText: "ready" }).waitFor();
+  const layers = c.locator("details.layers");
+  await layers.waitFor({ state: "visible" });
+  check((await layers.locator("summary").textContent()).includes("pcache"), "summary");
+  await layers.locator("summary").click();
+  const cached = () => layers.locator(".layer-pcache dt", { hasText: "This image cached" })
+    .locator("xpath=following-sibling::dd[1]").textContent();
+  const before = await cached();
+  check((await layers.locator(".layer-pcache").textContent()).includes("Hit ratio"), "hit ratio row");
+  const svg = c.locator("svg.rate-graph");
+  check((await svg.getAttribute("role")) === "img", "graph role");
+  await page.locator("#warm-image").selectOption("next");
+  await page.fill("#warm-rate", "2");
+  await page.click("#warm-form button");
+  const job = page.locator("#warm-jobs li.job").first();
+  await job.locator(".job-state").filter({ hasText: "running" }).waitFor();
+  // Rates need two samples a second apart: allow a few.
+  const rate = (k) => c.getAttribute("data-rate-" + k);
+  await until(async () => Number(await rate("backend")) > 0, "a from-backend rate");
+  const key = c.locator(".key.backend");
+  check(await key.isVisible(), "from-backend legend shown");
+  const now = await c.locator(".rate-backend").textContent();
+  check(/[1-9].* (kB|MB)\/s/.test(now), "from-backend rate " + now);
+  const pts = await svg.locator("polyline.backend").getAttribute("points");
+  check(pts.split(" ").some((p) => Number(p.split(",")[1]) < 90), "graph above zero: " + pts);
+  check((await svg.getAttribute("aria-label")).includes("from backend " + now), "aria-label");
+  await until(async () => (await cached()) !== before, "image cached to grow from " + before);
+  await page.waitForTimeout(2500);   // a few seconds of graph to look at
+  await shot(page, "11-lun-rates-during-warm");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await shot(page, "12-lun-rates-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+  await job.locator("button.job-cancel").click();
+  await job.locator(".job-state").filter({ hasText: /cancelled|done/ }).waitFor();
+  await job.locator("button.job-cancel").click();
+  await job.waitFor({ state: "detached" });
+  // Idle again: the current rates fall back to zero.
+  await until(async () => (await rate("backend")) === "0", "the rate back to 0", 8000);
 });
 
 // ---------------------------------------------------------------- runner
