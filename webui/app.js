@@ -558,6 +558,10 @@ function warmRow(id) {
 }
 
 function renderWarm(j) {
+  // An ended job never runs again: a reply that left the daemon before the
+  // event that ended it (DELETE's answer while the job stops) is stale.
+  const known = state.warm.get(j.id);
+  if (known && ENDED.has(known.state) && !ENDED.has(j.state)) return;
   state.warm.set(j.id, j);
   const li = warmRow(j.id);
   $(".job-name", li).textContent = `#${j.id} ${j.image || j.source}`;
