@@ -150,6 +150,17 @@ function card(id) {
   return c;
 }
 
+// Keeps and shows a LUN's snapshot unless it is older than the one shown:
+// an insert's or eject's answer and the events of a later change can
+// arrive in either order, and media_generation only grows.  A whole
+// snapshot (hello, GET /luns) always wins: a restarted daemon counts anew.
+function setLun(l, whole) {
+  const known = state.luns.get(l.id);
+  if (!whole && known && l.media_generation < known.media_generation) return;
+  state.luns.set(l.id, l);
+  renderLun(l);
+}
+
 function renderLun(l) {
   const c = card(l.id);
   const ty = $(".type", c);
@@ -431,8 +442,7 @@ async function insert(id, body) {
   message(id, "Inserting…");
   try {
     const l = await api("PUT", `/api/v1/luns/${id}/media`, body);
-    state.luns.set(id, l);
-    renderLun(l);
+    setLun(l);
     message(id, "Inserted " + (l.media.image || l.media.source) + ".");
   } catch (e) {
     message(id, insertError(e), true);
@@ -483,8 +493,7 @@ async function eject(id, force) {
   message(id, force ? "Forcing the eject…" : "Ejecting…");
   try {
     const l = await api("DELETE", `/api/v1/luns/${id}/media${force ? "?force=true" : ""}`);
-    state.luns.set(id, l);
-    renderLun(l);
+    setLun(l);
     message(id, force ? "Ejected (forced)." : "Ejected.");
   } catch (e) {
     if (e.code === "medium_locked" || e.code === "not_removable") {
@@ -627,7 +636,7 @@ function onEvent(type, data) {
   if (type === "hello") {
     state.status = data.status;
     renderDevice();
-    for (const l of data.luns) { state.luns.set(l.id, l); renderLun(l); }
+    for (const l of data.luns) setLun(l, true);
     ratesHello(data);
     for (const j of data.warm || []) if (!dismissed.has(j.id)) renderWarm(j);
   } else if (type === "stats") {
@@ -635,8 +644,7 @@ function onEvent(type, data) {
   } else if (type === "warm") {
     if (data.warm && !dismissed.has(data.warm.id)) renderWarm(data.warm);
   } else if (type === "lun") {
-    state.luns.set(data.lun.id, data.lun);
-    renderLun(data.lun);
+    setLun(data.lun);
     if (data.change === "eject_request")
       message(data.lun.id, data.lun.host_eject.allowed ?
         "The host asked to eject the media." :
@@ -714,7 +722,7 @@ async function start() {
     for (const c of state.cards.values()) fillImages($(".image", c));
     state.status = await api("GET", "/api/v1/status");
     renderDevice();
-    for (const l of await api("GET", "/api/v1/luns")) { state.luns.set(l.id, l); renderLun(l); }
+    for (const l of await api("GET", "/api/v1/luns")) setLun(l, true);
     fillWarmImages();
     for (const j of await api("GET", "/api/v1/warm")) renderWarm(j);
     $("#warm").hidden = false;

@@ -302,7 +302,12 @@ test("lun_card_graph_and_layers_move_during_warm", async ({ page }) => {
   check(/[1-9].* (kB|MB)\/s/.test(now), "from-backend rate " + now);
   const pts = await svg.locator("polyline.backend").getAttribute("points");
   check(pts.split(" ").some((p) => Number(p.split(",")[1]) < 90), "graph above zero: " + pts);
-  check((await svg.getAttribute("aria-label")).includes("from backend " + now), "aria-label");
+  // The rate and the label are redrawn each second: read both at once.
+  await until(async () => c.evaluate((el) => {
+    const t = el.querySelector(".rate-backend").textContent;
+    return el.querySelector("svg.rate-graph").getAttribute("aria-label")
+      .includes("from backend " + t);
+  }), "the graph's aria-label to name the rate shown");
   await until(async () => (await cached()) !== before, "image cached to grow from " + before);
   await page.waitForTimeout(2500);   // a few seconds of graph to look at
   await shot(page, "11-lun-rates-during-warm");
