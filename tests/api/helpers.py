@@ -64,6 +64,7 @@ def nbdkit(*args):
     port = free_port()
     p = subprocess.Popen(["nbdkit", "-f", "--exit-with-parent", "-i",
                           "127.0.0.1", "-p", str(port)] + list(args),
+                         stdin=subprocess.DEVNULL,   # nbdkit wants fd 0 open
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _procs.append(p)
     if not wait_port(port):
@@ -96,6 +97,7 @@ class Daemon:
             f.write(cfg)
         self.log = os.path.join(tmp, "netstickd.log")
         self.proc = subprocess.Popen([NETSTICKD, "--no-usb", "-c", self.config],
+                                     stdin=subprocess.DEVNULL,
                                      stdout=open(self.log, "w"),
                                      stderr=subprocess.STDOUT)
         _procs.append(self.proc)

@@ -608,8 +608,8 @@ def test_cli_insert_eject_and_exit_codes():
 def test_cli_watch_follows_events():
     env = dict(os.environ, NETSTICK_URL="http://127.0.0.1:%d" % D.port,
                NETSTICK_TOKEN=TOKEN)
-    p = subprocess.Popen([CLI, "watch"], env=env, stdout=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen([CLI, "watch"], env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()
         check(line.startswith("netstickd "), line)

@@ -136,7 +136,8 @@ http {
 }
 """ % ((user,) + (conf,) * 8 + (port, www, conf)))
     p = subprocess.Popen(["nginx", "-c", conf + "/nginx.conf", "-p", conf],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
     _procs.append(p)
     if not wait_port(port):
         raise RuntimeError("nginx did not start")
