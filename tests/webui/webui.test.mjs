@@ -289,7 +289,10 @@ test("lun_card_graph_and_layers_move_during_warm", async ({ page }) => {
   const svg = c.locator("svg.rate-graph");
   check((await svg.getAttribute("role")) === "img", "graph role");
   await page.locator("#warm-image").selectOption("next");
-  await page.fill("#warm-rate", "2");
+  // 1 MiB/s: the job still runs when it is cancelled below, some 6 s on
+  // (at 2 MiB/s it could end first on a slow machine, and Cancel would
+  // be Dismiss).
+  await page.fill("#warm-rate", "1");
   await page.click("#warm-form button");
   const job = page.locator("#warm-jobs li.job").first();
   await job.locator(".job-state").filter({ hasText: "running" }).waitFor();
