@@ -200,22 +200,9 @@ check_daemon_survived() {
 
 # ---------------------------------------------------------------- main
 
-rm -f "$RESULTS_TSV.api" 2>/dev/null || true
-if ! netstickd_available || [[ ! -x $NETSTICK ]]; then
-	record api_setup FAIL "build/netstickd or build/netstick missing"
-elif ! setup >"$LOG_DIR/api-setup.log" 2>&1; then
-	record api_setup FAIL "$(tail -n 1 "$LOG_DIR/api-setup.log")"
-	tail -n 20 "$LOG_DIR/api-setup.log"
-	tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
-else
-	export SD SG API_PORT
-	check api_swap_under_reads check_swap_under_reads
-	check api_loading_not_ready check_loading_not_ready
-	check api_host_lock check_host_lock
-	check api_daemon_survived check_daemon_survived
-	clean_exit_check api_clean_exit
-fi
-netstickd_stop >/dev/null 2>&1 || true
-echo "api-swap: $(summary api)"
-read -r _ f _ < <(count_side api)
-exit $((f > 0))
+export SD SG API_PORT
+suite_run api api-swap --cli \
+	api_swap_under_reads check_swap_under_reads \
+	api_loading_not_ready check_loading_not_ready \
+	api_host_lock check_host_lock \
+	api_daemon_survived check_daemon_survived

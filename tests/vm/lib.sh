@@ -482,6 +482,36 @@ clean_exit_check() {
 	else record "$1" FAIL "exit status $rc"; fi
 }
 
+# suite_run SIDE TITLE [--cli] NAME FN [NAME FN ...]: the main of a script
+# that runs its own netstickd.  The script's setup() (output in
+# $LOG_DIR/SIDE-setup.log), then `check NAME FN` for each pair and the
+# clean-exit check SIDE_clean_exit; --cli: build/netstick is needed too.
+# Prints "TITLE: P passed, F failed"; returns 1 when a check failed.
+suite_run() {
+	local side=$1 title=$2 cli=0 f
+	shift 2
+	[[ ${1:-} == --cli ]] && { cli=1; shift; }
+	if ! netstickd_available; then
+		record "${side}_setup" FAIL "build/netstickd missing"
+	elif ((cli)) && [[ ! -x $NETSTICK ]]; then
+		record "${side}_setup" FAIL "build/netstick missing"
+	elif ! setup >"$LOG_DIR/$side-setup.log" 2>&1; then
+		record "${side}_setup" FAIL "$(tail -n 1 "$LOG_DIR/$side-setup.log")"
+		tail -n 20 "$LOG_DIR/$side-setup.log"
+		tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
+	else
+		while (($# >= 2)); do
+			check "$1" "$2"
+			shift 2
+		done
+		clean_exit_check "${side}_clean_exit"
+	fi
+	netstickd_stop >/dev/null 2>&1 || true
+	echo "$title: $(summary "$side")"
+	read -r _ f _ < <(count_side "$side")
+	((f == 0))
+}
+
 # SIGTERM, then wait up to 10 s; returns the daemon's exit status (137 when
 # it had to be killed).  Leftover configfs state is removed so the next
 # gadget can bind.

@@ -221,22 +221,9 @@ check_daemon_survived() {
 	[[ $(curl_ms GET /api/v1/status) != fail* ]] || fail "the API stopped answering"
 }
 
-rm -f "$RESULTS_TSV.mio" 2>/dev/null || true
-if ! netstickd_available; then
-	record mio_setup FAIL "build/netstickd missing"
-elif ! setup >"$LOG_DIR/mio-setup.log" 2>&1; then
-	record mio_setup FAIL "$(tail -n 1 "$LOG_DIR/mio-setup.log")"
-	tail -n 20 "$LOG_DIR/mio-setup.log"
-	tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
-else
-	check mio_api_while_media_slow check_api_while_media_slow
-	check mio_slow_reads_complete check_slow_reads_complete
-	check mio_host_load_immed check_host_load_immed
-	check mio_host_load_waits check_host_load_waits
-	check mio_daemon_survived check_daemon_survived
-	clean_exit_check mio_clean_exit
-fi
-netstickd_stop >/dev/null 2>&1 || true
-echo "media-io: $(summary mio)"
-read -r _ f _ < <(count_side mio)
-exit $((f > 0))
+suite_run mio media-io \
+	mio_api_while_media_slow check_api_while_media_slow \
+	mio_slow_reads_complete check_slow_reads_complete \
+	mio_host_load_immed check_host_load_immed \
+	mio_host_load_waits check_host_load_waits \
+	mio_daemon_survived check_daemon_survived

@@ -119,22 +119,9 @@ check_eject_discards() {
 	grep "overlay: closing" "$NETSTICKD_LOG" || fail "no closing line for the overlay"
 }
 
-rm -f "$RESULTS_TSV.ovl" 2>/dev/null || true
-if ! netstickd_available; then
-	record ovl_setup FAIL "build/netstickd missing"
-elif ! setup >"$LOG_DIR/ovl-setup.log" 2>&1; then
-	record ovl_setup FAIL "$(tail -n 1 "$LOG_DIR/ovl-setup.log")"
-	tail -n 20 "$LOG_DIR/ovl-setup.log"
-	tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
-else
-	check ovl_lun_writable check_lun_writable
-	check ovl_mkfs_files_remount check_mkfs_files_remount
-	check ovl_http_object_unchanged check_http_object_unchanged
-	check ovl_stats_in_api check_stats_in_api
-	check ovl_eject_discards check_eject_discards
-	clean_exit_check ovl_clean_exit
-fi
-netstickd_stop >/dev/null 2>&1 || true
-echo "overlay: $(summary ovl)"
-read -r _ f _ < <(count_side ovl)
-exit $((f > 0))
+suite_run ovl overlay \
+	ovl_lun_writable check_lun_writable \
+	ovl_mkfs_files_remount check_mkfs_files_remount \
+	ovl_http_object_unchanged check_http_object_unchanged \
+	ovl_stats_in_api check_stats_in_api \
+	ovl_eject_discards check_eject_discards

@@ -259,22 +259,10 @@ check_daemon_survived() {
 
 # ---------------------------------------------------------------- main
 
-if ! netstickd_available; then
-	record redfish_setup FAIL "build/netstickd missing"
-elif ! setup >"$LOG_DIR/redfish-setup.log" 2>&1; then
-	record redfish_setup FAIL "$(tail -n 1 "$LOG_DIR/redfish-setup.log")"
-	tail -n 20 "$LOG_DIR/redfish-setup.log"
-	tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
-else
-	export SD SG SR CD API_PORT HTTP_PORT RF_USER RF_PASS
-	check redfish_insert_host_sees_medium check_insert
-	check redfish_eject_host_loses_medium check_eject
-	check redfish_cd_insert_host_sees_disc check_cd_insert
-	check redfish_daemon_survived check_daemon_survived
-	clean_exit_check redfish_clean_exit
-fi
-kill "${SSE_PID:-}" "${NGINX_PID:-}" 2>/dev/null || true
-netstickd_stop >/dev/null 2>&1 || true
-echo "vm-redfish: $(summary redfish)"
-read -r _ f _ < <(count_side redfish)
-exit $((f > 0))
+export SD SG SR CD API_PORT HTTP_PORT RF_USER RF_PASS
+trap 'kill "${SSE_PID:-}" "${NGINX_PID:-}" 2>/dev/null || true' EXIT
+suite_run redfish vm-redfish \
+	redfish_insert_host_sees_medium check_insert \
+	redfish_eject_host_loses_medium check_eject \
+	redfish_cd_insert_host_sees_disc check_cd_insert \
+	redfish_daemon_survived check_daemon_survived

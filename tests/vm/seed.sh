@@ -217,23 +217,11 @@ check_daemon_survived() {
 
 # ---------------------------------------------------------------- main
 
-if ! netstickd_available || [[ ! -x $NETSTICK ]]; then
-	record seed_setup FAIL "build/netstickd or build/netstick missing"
-elif ! setup >"$LOG_DIR/seed-setup.log" 2>&1; then
-	record seed_setup FAIL "$(tail -n 1 "$LOG_DIR/seed-setup.log")"
-	tail -n 20 "$LOG_DIR/seed-setup.log"
-	tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
-else
-	export SD SD1 SG1 SR API_PORT
-	check seed_nocloud_blkid_mount check_nocloud
-	check seed_cdrom_nocloud check_cdrom_nocloud
-	check seed_kickstart_swap check_kickstart_swap
-	check seed_swap_unit_attention check_swap_unit_attention
-	check seed_bad_input_refused check_bad_input_refused
-	check seed_daemon_survived check_daemon_survived
-	clean_exit_check seed_clean_exit
-fi
-netstickd_stop >/dev/null 2>&1 || true
-echo "vm-seed: $(summary seed)"
-read -r _ f _ < <(count_side seed)
-exit $((f > 0))
+export SD SD1 SG1 SR API_PORT
+suite_run seed vm-seed --cli \
+	seed_nocloud_blkid_mount check_nocloud \
+	seed_cdrom_nocloud check_cdrom_nocloud \
+	seed_kickstart_swap check_kickstart_swap \
+	seed_swap_unit_attention check_swap_unit_attention \
+	seed_bad_input_refused check_bad_input_refused \
+	seed_daemon_survived check_daemon_survived

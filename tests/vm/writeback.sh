@@ -146,21 +146,8 @@ check_eject_writes_down() {
 		fail "after the eject the server's file does not have the writes"
 }
 
-rm -f "$RESULTS_TSV.wb" 2>/dev/null || true
-if ! netstickd_available; then
-	record wb_setup FAIL "build/netstickd missing"
-elif ! setup >"$LOG_DIR/wb-setup.log" 2>&1; then
-	record wb_setup FAIL "$(tail -n 1 "$LOG_DIR/wb-setup.log")"
-	tail -n 20 "$LOG_DIR/wb-setup.log"
-	tail -n 20 "$NETSTICKD_LOG" 2>/dev/null || true
-else
-	check wb_write_held_until_sync check_write_held_until_sync
-	check wb_mkfs_files_remount check_mkfs_files_remount
-	check wb_full_dirty_set check_full_dirty_set
-	check wb_eject_writes_down check_eject_writes_down
-	clean_exit_check wb_clean_exit
-fi
-netstickd_stop >/dev/null 2>&1 || true
-echo "writeback: $(summary wb)"
-read -r _ f _ < <(count_side wb)
-exit $((f > 0))
+suite_run wb writeback \
+	wb_write_held_until_sync check_write_held_until_sync \
+	wb_mkfs_files_remount check_mkfs_files_remount \
+	wb_full_dirty_set check_full_dirty_set \
+	wb_eject_writes_down check_eject_writes_down
